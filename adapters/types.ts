@@ -1,0 +1,125 @@
+/**
+ * The narrow interfaces between plantbridge's machines and the outside world.
+ * Adapters implement them; machines only ever see these types, so tests can
+ * drive machines with fakes and the same machines run against real units.
+ */
+import type { PlantbridgeError } from "../lib/errors.ts";
+import type { TagId } from "../schemas/plant-types.ts";
+
+export type TagValue = number | boolean;
+
+export type Quality = "good" | "bad";
+
+/** One value as a unit served it (or failed to). */
+export interface Reading {
+  /** Engineering value (after scale/offset); null when quality is bad. */
+  value: TagValue | null;
+  quality: Quality;
+  /** Why the value is bad, e.g. "Modbus exception 2 (illegal data address)", "BadNodeIdUnknown". */
+  reason?: string;
+  /** Epoch ms when the unit produced or plantbridge received the value. */
+  time: number;
+}
+
+/**
+ * One stored sample. Its identity is (tag, time): the forwarder and the historian are
+ * idempotent on it, so a replay after a crash inserts nothing twice.
+ */
+export interface Sample {
+  /** `UNIT.tag` */
+  tag: TagId;
+  /** Epoch ms of the storage cycle that took it (the scheduled, drift-free cycle time). */
+  time: number;
+  value: TagValue | null;
+  quality: Quality;
+  reason?: string;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * A link to one unit (one PLC). It does I/O and reports what happened; it never retries
+ * or reconnects by itself — the connection machine decides that.
+ *
+ * - `connect()` resolves when the link can carry requests, rejects with a coded error,
+ *   and never takes longer than the unit's timeout.
+ * - `read()` returns one Reading per requested local tag name. A failure that concerns
+ *   some tags only (Modbus exception, OPC UA Bad status) gives those tags bad quality with
+ *   a reason; a failure of the link itself (timeout, socket closed, session gone) rejects
+ *   AND emits `lost`.
+ * - `write()` refuses tags that are not writable and values outside the tag's limits
+ *   (PB_ERR_NOT_WRITABLE, PB_ERR_OUT_OF_LIMITS) before anything is sent.
+ * - `subscribe()` exists where the protocol can push (OPC UA); Modbus links have none.
+ * - `onLost()` fires at most once per connection when the link is detected dead
+ *   (socket close, request timeout, keep-alive failure). After it, call `close()` and `connect()` again.
+ */
+export interface UnitLink {
+  readonly unit: string;
+  connect(): Promise<void>;
+  read(tags: readonly string[]): Promise<Map<string, Reading>>;
+  write(tag: string, value: TagValue): Promise<void>;
+  subscribe?(
+    tags: readonly string[],
+    onReading: (tag: string, reading: Reading) => void,
+  ): Promise<Unsubscribe>;
+  close(): Promise<void>;
+  onLost(listener: (error: PlantbridgeError) => void): () => void;
+}
+
+/** A sample as it sits in the spool: with its spool sequence number (append order). */
+export interface SpooledSample extends Sample {
+  seq: number;
+}
+
+export interface SpoolStats {
+  /** Samples in the spool not yet delivered, per sink. */
+  pending: Record<string, number>;
+  /** Samples held in the spool file. */
+  held: number;
+  /** Samples dropped because the spool was full (oldest first). Never silent: logged and exposed. */
+  dropped: number;
+  /** Samples a sink rejected, kept in the dead-letter table. */
+  deadLettered: number;
+}
+
+/**
+ * The store-and-forward spool (node:sqlite, WAL). Samples enter in order and leave per sink
+ * in the same order; each sink has its own delivery cursor.
+ */
+export interface Spool {
+  /** Appends in one transaction; returns the sequence number of the last sample. Synchronous. */
+  append(samples: readonly Sample[]): number;
+  /** Up to `limit` samples after the sink's cursor, in append order. */
+  readBatch(sink: string, limit: number): SpooledSample[];
+  /** Moves the sink's cursor to `seq` (inclusive): those samples are delivered. */
+  ack(sink: string, seq: number): void;
+  /** Keeps rejected samples in the dead-letter table with the reason, and acks them. */
+  deadLetter(sink: string, samples: readonly SpooledSample[], reason: string): void;
+  stats(): SpoolStats;
+  close(): void;
+}
+
+/** Tag metadata the historian keeps in its `tags` table. */
+export interface TagInfo {
+  id: TagId;
+  unit: string;
+  engineeringUnit?: string;
+  description?: string;
+}
+
+/**
+ * Where the forwarder delivers samples. PostgreSQL is the first; an MQTT/Sparkplug B sink can
+ * follow with the same interface and its own cursor in the spool.
+ * `write()` is one transaction, idempotent on (tag, time). It rejects with
+ * PB_ERR_HISTORIAN_UNAVAILABLE when the sink cannot be reached (retry later, same batch) and
+ * with PB_ERR_HISTORIAN_REJECTED when the sink refuses the data itself (split and dead-letter).
+ */
+export interface HistorianSink {
+  readonly name: string;
+  /** Connects and creates the schema/tables on first start; registers the tags. */
+  open(tags: readonly TagInfo[]): Promise<void>;
+  write(batch: readonly SpooledSample[]): Promise<void>;
+  /** True when the sink is reachable (a cheap round trip). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
