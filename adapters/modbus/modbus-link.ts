@@ -1,0 +1,386 @@
+/**
+ * The Modbus TCP link to one unit (one PLC), over the jsmodbus client.
+ *
+ * - One socket and one transaction queue per connection: one request in flight, the rest wait in order.
+ * - `connect()` and every request are bounded by the unit's `timeoutMs` (own timers). A request that
+ *   times out kills the connection: the socket is destroyed (so a late reply can never be matched to a
+ *   later request), every waiting request rejects, and `lost` fires with PB_ERR_MODBUS_TIMEOUT.
+ * - A socket that closes or fails by itself fires `lost` with PB_ERR_LINK_LOST. `lost` fires at most once
+ *   per connection and never for a `close()` the caller asked for.
+ * - A Modbus exception reply concerns only the tags of that request: they read with bad quality and
+ *   the reason (`Modbus exception 2 (illegal data address)`); the link stays up.
+ * - The link never retries or reconnects: the connection machine decides that.
+ */
+import { Socket } from "node:net";
+import { ModbusTCPClient } from "jsmodbus";
+import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
+import type { Log } from "../../lib/log.ts";
+import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
+import type { Reading, TagValue, UnitLink } from "../types.ts";
+import { booleanOf, decodeRegisters, encodeRegisters, isBitArea, widthOf } from "./codec.ts";
+import { modbusExceptionCode, toPlantbridgeError } from "./library-errors.ts";
+import { type PlannedRequest, planRequests } from "./request-plan.ts";
+import { createTransactionQueue, type TransactionQueue } from "./transaction-queue.ts";
+
+export interface ModbusLinkDeps {
+  log: Log;
+  /** Epoch ms for reading times; default Date.now. */
+  clock?: () => number;
+}
+
+interface Connection {
+  socket: Socket;
+  client: ModbusTCPClient;
+  queue: TransactionQueue;
+  /** Set once the connection is dead (lost or closed); it never carries requests again. */
+  ended: boolean;
+  closed: Promise<void>;
+}
+
+/** Raw result of one planned read: register words or coil bits, in address order. */
+type AreaValues = { kind: "words"; words: readonly number[] } | { kind: "bits"; bits: readonly boolean[] };
+
+const planCacheLimit = 64;
+
+export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): UnitLink {
+  const log = deps.log.child({ unit: unit.name, protocol: "modbus-tcp" });
+  const clock = deps.clock ?? Date.now;
+  const tagsByName = new Map(unit.tags.map((t) => [t.name, t]));
+  const planCache = new Map<string, PlannedRequest[]>();
+  const lostListeners = new Set<(error: PlantbridgeError) => void>();
+  let connection: Connection | undefined;
+  let connecting: { promise: Promise<void>; abort: (error: PlantbridgeError) => void } | undefined;
+
+  const origin = (tag?: string) => (tag === undefined ? { unit: unit.name } : { unit: unit.name, tag });
+
+  function emitLost(error: PlantbridgeError): void {
+    log.warn({ code: error.code }, `link lost: ${error.message}`);
+    for (const listener of [...lostListeners]) {
+      try {
+        listener(error);
+      } catch (e) {
+        log.error({ err: errorMessage(e) }, "a lost-link listener threw");
+      }
+    }
+  }
+
+  /** Ends a connection that died by itself: destroys it, rejects everything waiting, fires `lost` once. */
+  function lose(conn: Connection, error: PlantbridgeError): void {
+    if (conn.ended) return;
+    conn.ended = true;
+    conn.socket.destroy();
+    conn.queue.failAll(error);
+    if (connection === conn) connection = undefined;
+    emitLost(error);
+  }
+
+  /** Opens a new connection; `exposeAbort` receives the function that cancels it while it is opening. */
+  function openSocket(exposeAbort: (abort: (error: PlantbridgeError) => void) => void): Promise<void> {
+    const socket = new Socket();
+    // jsmodbus's own request timer is a fallback only: ours (timeoutMs) always fires first.
+    const client = new ModbusTCPClient(socket, unit.unitId, unit.timeoutMs * 2 + 1000);
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    let lastSocketError: string | undefined;
+    socket.on("error", (e) => {
+      lastSocketError = errorMessage(e);
+    });
+
+    const conn: Connection = {
+      socket,
+      client,
+      closed,
+      ended: false,
+      queue: createTransactionQueue({
+        timeoutMs: unit.timeoutMs,
+        unit: unit.name,
+        onTimeout: (error) => lose(conn, error),
+      }),
+    };
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: PlantbridgeError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        connecting = undefined;
+        if (error === undefined) {
+          connection = conn;
+          socket.on("close", () => {
+            const reason = lastSocketError ?? "closed by the unit";
+            lose(conn, new PlantbridgeError(ErrorCode.LINK_LOST, `socket closed: ${reason}`, origin()));
+          });
+          log.info({ host: unit.host, port: unit.port, unitId: unit.unitId }, "connected");
+          resolve();
+        } else {
+          conn.ended = true;
+          socket.destroy();
+          reject(error);
+        }
+      };
+      const timer = setTimeout(() => {
+        settle(
+          new PlantbridgeError(
+            ErrorCode.MODBUS_TIMEOUT,
+            `no connection to ${unit.host}:${unit.port} within ${unit.timeoutMs} ms`,
+            origin(),
+          ),
+        );
+      }, unit.timeoutMs);
+      socket.once("connect", () => settle());
+      socket.once("close", () =>
+        settle(
+          new PlantbridgeError(
+            ErrorCode.MODBUS_OFFLINE,
+            `cannot connect to ${unit.host}:${unit.port}: ${lastSocketError ?? "connection closed"}`,
+            origin(),
+          ),
+        ),
+      );
+      exposeAbort((error) => settle(error));
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, Math.max(1000, unit.timeoutMs));
+      try {
+        socket.connect({ host: unit.host, port: unit.port });
+      } catch (e) {
+        // e.g. a port outside 0..65535: settle after `connect()` has recorded this attempt
+        const error = new PlantbridgeError(
+          ErrorCode.MODBUS_OFFLINE,
+          `cannot connect: ${errorMessage(e)}`,
+          origin(),
+        );
+        process.nextTick(() => settle(error));
+      }
+    });
+  }
+
+  function connect(): Promise<void> {
+    if (connection !== undefined && !connection.ended) return Promise.resolve();
+    if (connecting !== undefined) return connecting.promise;
+    let abort: (error: PlantbridgeError) => void = () => {};
+    const promise = openSocket((a) => {
+      abort = a;
+    });
+    connecting = { promise, abort: (error) => abort(error) };
+    return promise;
+  }
+
+  function liveConnection(tag?: string): Connection {
+    if (connection === undefined || connection.ended) {
+      throw new PlantbridgeError(ErrorCode.NOT_CONNECTED, "not connected", origin(tag));
+    }
+    return connection;
+  }
+
+  function lookUp(name: string): ModbusTagConfig {
+    const tag = tagsByName.get(name);
+    if (tag === undefined) {
+      throw new PlantbridgeError(
+        ErrorCode.UNKNOWN_TAG,
+        `unit ${unit.name} has no tag "${name}"`,
+        origin(name),
+      );
+    }
+    return tag;
+  }
+
+  function planFor(names: readonly string[]): PlannedRequest[] {
+    const unique = [...new Set(names)].sort();
+    const key = unique.join("\n");
+    const cached = planCache.get(key);
+    if (cached !== undefined) return cached;
+    const plan = planRequests(unique.map(lookUp), {
+      maxRegisters: unit.maxRegistersPerRequest,
+      maxGap: unit.maxGapRegisters,
+    });
+    if (planCache.size >= planCacheLimit) planCache.clear();
+    planCache.set(key, plan);
+    return plan;
+  }
+
+  async function readArea(client: ModbusTCPClient, request: PlannedRequest): Promise<AreaValues> {
+    const { address, count } = request;
+    switch (request.area) {
+      case "holding": {
+        const reply = await client.readHoldingRegisters(address, count);
+        return { kind: "words", words: wordsOf(reply.response.body.valuesAsBuffer) };
+      }
+      case "input": {
+        const reply = await client.readInputRegisters(address, count);
+        return { kind: "words", words: wordsOf(reply.response.body.valuesAsBuffer) };
+      }
+      case "coil": {
+        const reply = await client.readCoils(address, count);
+        return { kind: "bits", bits: bitsOf(reply.response.body.valuesAsArray) };
+      }
+      case "discrete": {
+        const reply = await client.readDiscreteInputs(address, count);
+        return { kind: "bits", bits: bitsOf(reply.response.body.valuesAsArray) };
+      }
+    }
+  }
+
+  function decodeRequest(request: PlannedRequest, values: AreaValues, time: number): Map<string, Reading> {
+    const readings = new Map<string, Reading>();
+    const available = values.kind === "words" ? values.words.length : values.bits.length;
+    for (const tag of request.tags) {
+      const from = tag.address - request.address;
+      const width = widthOf(tag);
+      if (from + width > available) {
+        readings.set(tag.name, {
+          value: null,
+          quality: "bad",
+          reason: `short reply: unit served ${available} of ${request.count} ${isBitArea(request.area) ? "bits" : "registers"}`,
+          time,
+        });
+        continue;
+      }
+      try {
+        const value: TagValue =
+          values.kind === "bits"
+            ? values.bits[from] === true
+            : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
+        readings.set(tag.name, { value, quality: "good", time });
+      } catch (e) {
+        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), time });
+      }
+    }
+    return readings;
+  }
+
+  async function read(names: readonly string[]): Promise<Map<string, Reading>> {
+    const plan = planFor(names);
+    const conn = liveConnection();
+    const parts = await Promise.all(
+      plan.map((request) =>
+        conn.queue
+          .run(`read ${request.area} ${request.address}+${request.count}`, () =>
+            readArea(conn.client, request),
+          )
+          .then(
+            (values) => decodeRequest(request, values, clock()),
+            (e: unknown) => exceptionReadings(request, e, conn),
+          ),
+      ),
+    );
+    const result = new Map<string, Reading>();
+    for (const part of parts) for (const [name, reading] of part) result.set(name, reading);
+    return result;
+  }
+
+  /** A Modbus exception marks the request's tags bad; anything else is the link's failure and rejects. */
+  function exceptionReadings(request: PlannedRequest, e: unknown, conn: Connection): Map<string, Reading> {
+    const code = modbusExceptionCode(e);
+    if (code === undefined) throw linkFailure(e, conn);
+    const reason = toPlantbridgeError(e, origin()).message;
+    log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
+    const time = clock();
+    return new Map(
+      request.tags.map((t): [string, Reading] => [t.name, { value: null, quality: "bad", reason, time }]),
+    );
+  }
+
+  /**
+   * A failure that is not a Modbus exception: the connection cannot be trusted any more (protocol
+   * out of sync, offline). Kills it so `lost` fires, and returns the error to reject with.
+   */
+  function linkFailure(e: unknown, conn: Connection, tag?: string): PlantbridgeError {
+    const error = toPlantbridgeError(e, origin(tag));
+    if (!conn.ended) lose(conn, error);
+    return error;
+  }
+
+  function checkWrite(name: string, value: TagValue): { tag: ModbusTagConfig; words: number[] } {
+    const tag = lookUp(name);
+    const o = origin(name);
+    if (tag.writable === undefined) {
+      throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, "tag is not declared writable", o);
+    }
+    if (tag.area === "input" || tag.area === "discrete") {
+      throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, `${tag.area} area is read-only in Modbus`, o);
+    }
+    if (tag.type === "bit") {
+      throw new PlantbridgeError(
+        ErrorCode.UNSUPPORTED,
+        "a single bit of a register cannot be written on its own (it would need a read-modify-write)",
+        o,
+      );
+    }
+    if (isBitArea(tag.area) || tag.type === "bool") {
+      return { tag, words: [booleanOf(value, o) ? 1 : 0] };
+    }
+    if (typeof value !== "number") {
+      throw new PlantbridgeError(ErrorCode.BAD_INPUT, `${tag.type} needs a number, got ${typeof value}`, o);
+    }
+    if (!Number.isFinite(value) || value < tag.writable.min || value > tag.writable.max) {
+      throw new PlantbridgeError(
+        ErrorCode.OUT_OF_LIMITS,
+        `value ${value} outside the write limits ${tag.writable.min}..${tag.writable.max}`,
+        o,
+      );
+    }
+    return { tag, words: encodeRegisters(value, tag, o) };
+  }
+
+  async function write(name: string, value: TagValue): Promise<void> {
+    const { tag, words } = checkWrite(name, value);
+    const conn = liveConnection(name);
+    const what = `write ${tag.area} ${tag.address}`;
+    try {
+      await conn.queue.run(what, async () => {
+        if (isBitArea(tag.area)) {
+          await conn.client.writeSingleCoil(tag.address, words[0] === 1);
+        } else if (words.length === 1) {
+          await conn.client.writeSingleRegister(tag.address, words[0] ?? 0);
+        } else {
+          await conn.client.writeMultipleRegisters(tag.address, words);
+        }
+      });
+    } catch (e) {
+      if (modbusExceptionCode(e) !== undefined) throw toPlantbridgeError(e, origin(name));
+      if (e instanceof PlantbridgeError) throw withTag(e, name);
+      throw linkFailure(e, conn, name);
+    }
+    log.debug({ tag: name, value }, "written");
+  }
+
+  function withTag(e: PlantbridgeError, tag: string): PlantbridgeError {
+    if (e.origin.tag !== undefined) return e;
+    return new PlantbridgeError(e.code, e.message, { ...e.origin, tag }, { cause: e });
+  }
+
+  async function close(): Promise<void> {
+    connecting?.abort(
+      new PlantbridgeError(ErrorCode.NOT_CONNECTED, "link closed while connecting", origin()),
+    );
+    const conn = connection;
+    connection = undefined;
+    if (conn === undefined) return;
+    if (!conn.ended) {
+      conn.ended = true;
+      conn.queue.failAll(new PlantbridgeError(ErrorCode.NOT_CONNECTED, "link closed", origin()));
+      conn.socket.destroy();
+      log.info("closed");
+    }
+    await conn.closed;
+  }
+
+  function onLost(listener: (error: PlantbridgeError) => void): () => void {
+    lostListeners.add(listener);
+    return () => {
+      lostListeners.delete(listener);
+    };
+  }
+
+  return { unit: unit.name, connect, read, write, close, onLost };
+}
+
+function bitsOf(values: ReadonlyArray<boolean | number>): boolean[] {
+  return values.map((v) => v === true || v === 1);
+}
+
+function wordsOf(buffer: Buffer): number[] {
+  const words: number[] = [];
+  for (let i = 0; i + 1 < buffer.length; i += 2) words.push(buffer.readUInt16BE(i));
+  return words;
+}
