@@ -1,0 +1,28 @@
+/**
+ * Machine contexts hold injected things (links, spool, sinks, logger, clock functions, child
+ * actors) that are large, circular or secret-bearing. `inspectableContext` keeps the plain
+ * figures and replaces the rest by a short label, for the Stately inspector:
+ * `createWebSocketInspector({ sanitizeContext: inspectableContext })`.
+ */
+
+const injectedKeys = new Set(["deps", "io", "link", "links", "spool", "sink", "sinks", "log", "transform"]);
+
+function isActorRef(value: object): value is { id: string; sessionId: string } {
+  return "sessionId" in value && "send" in value && "id" in value;
+}
+
+function label(key: string, value: unknown): unknown {
+  if (typeof value === "function") return "[function]";
+  if (typeof value !== "object" || value === null) return value;
+  if (isActorRef(value)) return `[actor ${value.id}]`;
+  if (injectedKeys.has(key)) return "[injected]";
+  if (key === "units" || key === "loops" || key === "forwarders") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, label(k, v)]));
+  }
+  return value;
+}
+
+export function inspectableContext(context: unknown): unknown {
+  if (typeof context !== "object" || context === null) return context;
+  return Object.fromEntries(Object.entries(context).map(([key, value]) => [key, label(key, value)]));
+}

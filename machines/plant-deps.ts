@@ -1,0 +1,40 @@
+/**
+ * What the plant machine needs from the outside world. The CLI (bin/) builds the real ones;
+ * tests pass fakes.
+ */
+import type { HistorianSink, Spool, UnitLink } from "../adapters/types.ts";
+import type { Log } from "../lib/log.ts";
+import type { PlantConfig, ReconnectConfig, UnitConfig } from "../schemas/plant-types.ts";
+import type { LoopTransform } from "./control-types.ts";
+
+export interface PlantDeps {
+  /** Called once per unit when the plant starts. */
+  createLink(unit: UnitConfig): UnitLink;
+  /** The transform of each control loop, by loop name (calibration/transform.ts builds them). */
+  transforms: ReadonlyMap<string /* loop name */, LoopTransform>;
+  spool: Spool;
+  sinks: readonly HistorianSink[];
+  now(): number;
+  random(): number;
+  log: Log;
+}
+
+export interface PlantInput {
+  plant: PlantConfig;
+  deps: PlantDeps;
+  /** How long SHUTDOWN lets the forwarders drain the spool. Default 10 000 ms. */
+  shutdownFlushMs?: number;
+  /** How long the forwarders wait on an empty spool before they look again. Default 1000 ms. */
+  forwarderIdleMs?: number;
+  /** Backoff of the forwarders when a historian is unavailable. */
+  historianRetry?: ReconnectConfig;
+  /** SHUTDOWN stops waiting for links (and, past its deadline, for forwarders) after this long. Default 5000 ms. */
+  closeGraceMs?: number;
+}
+
+export const plantDefaults = {
+  shutdownFlushMs: 10_000,
+  forwarderIdleMs: 1000,
+  closeGraceMs: 5000,
+  historianRetry: { initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2, jitter: 0.2 },
+} as const satisfies Required<Omit<PlantInput, "plant" | "deps">>;
