@@ -1,0 +1,389 @@
+/**
+ * The store-and-forward spool on Node's built-in node:sqlite (WAL).
+ *
+ * Samples enter in append order and get a sequence number that is never reused
+ * (AUTOINCREMENT). Each sink has its own delivery cursor; a sample leaves the file once
+ * every configured sink has acknowledged it. A sample appended twice (same tag and time,
+ * e.g. a re-run cycle) is kept once and counted as a duplicate. The file is bounded: past
+ * `maxSamples` the oldest samples are dropped, counted and logged — never silently.
+ *
+ * Delivery is at-least-once: a crash between a sink's write and its `ack` delivers the
+ * same samples again, and the sinks are idempotent on (tag, time).
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ErrorCode, errorMessage, isPlantbridgeError, PlantbridgeError } from "../../lib/errors.ts";
+import type { Log } from "../../lib/log.ts";
+import type { SpoolSynchronous } from "../../schemas/plant-types.ts";
+import type { Sample, Spool, SpooledSample, SpoolStats } from "../types.ts";
+import { checkSample, decodeSample, encodeValue } from "./spool-rows.ts";
+import { applySpoolSettings, createSpoolTables, MetaKey } from "./spool-schema.ts";
+
+export interface SpoolOptions {
+  /** The SQLite file; its folder is created when missing. */
+  path: string;
+  /** The sinks that drain this spool, each with its own cursor. */
+  sinks: readonly string[];
+  /** Most samples held; past it the oldest are dropped (counted, logged). */
+  maxSamples: number;
+  synchronous: SpoolSynchronous;
+  log: Log;
+}
+
+export interface SqliteSpoolStats extends SpoolStats {
+  /** Appended samples ignored because the spool already held one with the same tag and time. */
+  duplicates: number;
+}
+
+/** A sample a sink refused, as kept in the dead-letter table. */
+export interface DeadLetter extends SpooledSample {
+  sink: string;
+  /** The sink's reason for refusing it. */
+  error: string;
+  /** Epoch ms when it was dead-lettered. */
+  at: number;
+}
+
+export interface SqliteSpool extends Spool {
+  readonly path: string;
+  stats(): SqliteSpoolStats;
+  /** Dead letters of one sink, oldest first. */
+  readDeadLetters(sink: string, limit: number): DeadLetter[];
+}
+
+/** Free pages above which an ack gives disk space back (4 KiB pages: 4 MiB). */
+const vacuumAbovePages = 1024;
+
+const sampleColumns = "seq, tag, time, value, value_kind, quality, reason";
+
+export function openSpool(options: SpoolOptions): SqliteSpool {
+  const { path, log } = options;
+  const sinks = [...new Set(options.sinks)];
+  if (sinks.length === 0 || sinks.length !== options.sinks.length || sinks.some((s) => s.length === 0)) {
+    throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: sinks must be distinct non-empty names`);
+  }
+  if (!Number.isSafeInteger(options.maxSamples) || options.maxSamples < 1) {
+    throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: maxSamples must be a whole number >= 1`);
+  }
+  const maxSamples = options.maxSamples;
+
+  let db: DatabaseSync;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    db = new DatabaseSync(path, { timeout: 5_000 });
+  } catch (e) {
+    throw new PlantbridgeError(
+      ErrorCode.SPOOL,
+      `spool ${path}: cannot open: ${errorMessage(e)}`,
+      {},
+      { cause: e },
+    );
+  }
+  try {
+    applySpoolSettings(db, options.synchronous);
+    createSpoolTables(db);
+  } catch (e) {
+    db.close();
+    throw asSpoolError(path, "open", e);
+  }
+
+  const st = {
+    insert: db.prepare(
+      "INSERT OR IGNORE INTO samples (tag, time, value, value_kind, quality, reason) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    nthOldest: db.prepare("SELECT seq FROM samples ORDER BY seq LIMIT 1 OFFSET ?"),
+    readAfter: db.prepare(`SELECT ${sampleColumns} FROM samples WHERE seq > ? ORDER BY seq LIMIT ?`),
+    countAfter: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ?"),
+    countBetween: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ? AND seq <= ?"),
+    countAll: db.prepare("SELECT count(*) AS n FROM samples"),
+    deleteUpTo: db.prepare("DELETE FROM samples WHERE seq <= ?"),
+    setCursor: db.prepare("UPDATE cursors SET seq = ? WHERE sink = ?"),
+    addCursor: db.prepare("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)"),
+    getCursor: db.prepare("SELECT seq FROM cursors WHERE sink = ?"),
+    bumpMeta: db.prepare("UPDATE meta SET value = value + ? WHERE key = ?"),
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'samples'"),
+    deadLetter: db.prepare(
+      `INSERT OR IGNORE INTO dead_letters (seq, sink, tag, time, value, value_kind, quality, reason, error, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    readDeadLetters: db.prepare(
+      `SELECT ${sampleColumns}, sink, error, at FROM dead_letters WHERE sink = ? ORDER BY seq LIMIT ?`,
+    ),
+    freePages: db.prepare("PRAGMA freelist_count"),
+  } satisfies Record<string, StatementSync>;
+
+  const meta = (key: MetaKey): number => Number(st.getMeta.get(key)?.value ?? 0);
+
+  // In-memory mirror of what only this process writes; updated after each commit.
+  const cursors = new Map<string, number>();
+  /** Held samples after each sink's cursor: kept exact on every change, so stats() costs nothing. */
+  const pending = new Map<string, number>();
+  let held = 0;
+  let lastSeq = 0;
+  let dropped = 0;
+  let deadLettered = 0;
+  let duplicates = 0;
+  let closed = false;
+
+  try {
+    transaction(db, () => {
+      for (const sink of sinks) st.addCursor.run(sink);
+    });
+    for (const sink of sinks) cursors.set(sink, Number(st.getCursor.get(sink)?.seq ?? 0));
+    lastSeq = Number(st.lastSeq.get()?.seq ?? 0);
+    dropped = meta(MetaKey.dropped);
+    deadLettered = meta(MetaKey.deadLettered);
+    duplicates = meta(MetaKey.duplicates);
+    // Samples every configured sink has acked (e.g. a sink left the config) can go now.
+    st.deleteUpTo.run(minCursor());
+    held = Number(st.countAll.get()?.n ?? 0);
+    for (const [sink, cursor] of cursors) pending.set(sink, Number(st.countAfter.get(cursor)?.n ?? 0));
+  } catch (e) {
+    db.close();
+    throw asSpoolError(path, "open", e);
+  }
+  log.info({ spool: path, held, lastSeq, sinks, dropped, deadLettered }, "spool open");
+
+  function minCursor(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const seq of cursors.values()) min = Math.min(min, seq);
+    return min;
+  }
+
+  function usable(op: string): void {
+    if (closed) throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: ${op} after close`);
+  }
+
+  function knownSink(sink: string, op: string): number {
+    const cursor = cursors.get(sink);
+    if (cursor === undefined) {
+      throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: ${op} for unknown sink "${sink}"`);
+    }
+    return cursor;
+  }
+
+  /**
+   * Moves a cursor forward (never back) and deletes what every sink has acked; runs inside the
+   * caller's transaction. Returns what to mirror in memory after the commit.
+   */
+  function advance(sink: string, seq: number): { cursor: number; delivered: number; deleted: number } {
+    const from = knownSink(sink, "ack");
+    const cursor = Math.max(from, seq);
+    if (cursor === from) return { cursor, delivered: 0, deleted: 0 };
+    const delivered = Number(st.countBetween.get(from, cursor)?.n ?? 0);
+    st.setCursor.run(cursor, sink);
+    let min = cursor;
+    for (const [other, at] of cursors) if (other !== sink) min = Math.min(min, at);
+    // Rows at or below every cursor are no one's pending: deleting them changes only `held`.
+    const deleted = Number(st.deleteUpTo.run(min).changes);
+    return { cursor, delivered, deleted };
+  }
+
+  /**
+   * Deletes the `count` oldest samples, delivered or not; runs inside the caller's transaction.
+   * Returns how many went and how many of them each sink had not received yet.
+   */
+  function dropOldest(count: number): { gone: number; undelivered: Map<string, number> } {
+    const undelivered = new Map<string, number>();
+    const last = st.nthOldest.get(count - 1)?.seq;
+    if (last === undefined || last === null) return { gone: 0, undelivered };
+    for (const [sink, cursor] of cursors) {
+      undelivered.set(sink, Number(st.countBetween.get(cursor, Number(last))?.n ?? 0));
+    }
+    return { gone: Number(st.deleteUpTo.run(Number(last)).changes), undelivered };
+  }
+
+  function mirrorAdvance(sink: string, moved: { cursor: number; delivered: number; deleted: number }): void {
+    cursors.set(sink, moved.cursor);
+    pending.set(sink, (pending.get(sink) ?? 0) - moved.delivered);
+    held -= moved.deleted;
+  }
+
+  function giveBackSpace(): void {
+    if (Number(st.freePages.get()?.freelist_count ?? 0) > vacuumAbovePages) {
+      db.exec("PRAGMA incremental_vacuum");
+    }
+  }
+
+  return {
+    path,
+
+    append(samples: readonly Sample[]): number {
+      usable("append");
+      for (const sample of samples) checkSample(sample);
+      if (samples.length === 0) return lastSeq;
+      try {
+        const result = transaction(db, () => {
+          let inserted = 0;
+          let last = lastSeq;
+          for (const s of samples) {
+            const v = encodeValue(s.value);
+            const r = st.insert.run(s.tag, s.time, v.value, v.kind, s.quality, s.reason ?? null);
+            if (r.changes > 0) {
+              inserted++;
+              last = Number(r.lastInsertRowid);
+            }
+          }
+          const dup = samples.length - inserted;
+          if (dup > 0) st.bumpMeta.run(dup, MetaKey.duplicates);
+          const over = held + inserted - maxSamples;
+          const { gone, undelivered } = over > 0 ? dropOldest(over) : { gone: 0, undelivered: new Map() };
+          if (gone > 0) st.bumpMeta.run(gone, MetaKey.dropped);
+          return { inserted, last, dup, gone, undelivered };
+        });
+        held += result.inserted - result.gone;
+        for (const [sink, count] of pending) {
+          pending.set(sink, count + result.inserted - (result.undelivered.get(sink) ?? 0));
+        }
+        lastSeq = result.last;
+        duplicates += result.dup;
+        dropped += result.gone;
+        if (result.dup > 0) {
+          log.debug({ spool: path, duplicates: result.dup }, "spool ignored samples it already held");
+        }
+        if (result.gone > 0) {
+          log.warn(
+            { spool: path, dropped: result.gone, droppedTotal: dropped, held, maxSamples },
+            `spool full: dropped the ${result.gone} oldest samples`,
+          );
+        }
+        return lastSeq;
+      } catch (e) {
+        throw asSpoolError(path, "append", e);
+      }
+    },
+
+    readBatch(sink: string, limit: number): SpooledSample[] {
+      usable("readBatch");
+      const cursor = knownSink(sink, "readBatch");
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: batch limit must be a whole number >= 1`);
+      }
+      try {
+        return st.readAfter.all(cursor, limit).map(decodeSample);
+      } catch (e) {
+        throw asSpoolError(path, "readBatch", e);
+      }
+    },
+
+    ack(sink: string, seq: number): void {
+      usable("ack");
+      knownSink(sink, "ack");
+      if (!Number.isSafeInteger(seq) || seq < 0 || seq > lastSeq) {
+        throw new PlantbridgeError(
+          ErrorCode.SPOOL,
+          `spool ${path}: sink "${sink}" acked seq ${seq}, the spool has handed out up to ${lastSeq}`,
+        );
+      }
+      try {
+        const moved = transaction(db, () => advance(sink, seq));
+        mirrorAdvance(sink, moved);
+        if (moved.deleted > 0) giveBackSpace();
+      } catch (e) {
+        throw asSpoolError(path, "ack", e);
+      }
+    },
+
+    deadLetter(sink: string, samples: readonly SpooledSample[], reason: string): void {
+      usable("deadLetter");
+      knownSink(sink, "deadLetter");
+      if (samples.length === 0) return;
+      let top = 0;
+      for (const s of samples) top = Math.max(top, s.seq);
+      if (!Number.isSafeInteger(top) || top > lastSeq) {
+        throw new PlantbridgeError(
+          ErrorCode.SPOOL,
+          `spool ${path}: dead letter seq ${top} beyond the spool's last seq ${lastSeq}`,
+        );
+      }
+      const at = Date.now();
+      try {
+        const result = transaction(db, () => {
+          let kept = 0;
+          for (const s of samples) {
+            const v = encodeValue(s.value);
+            const r = st.deadLetter.run(
+              s.seq,
+              sink,
+              s.tag,
+              s.time,
+              v.value,
+              v.kind,
+              s.quality,
+              s.reason ?? null,
+              reason,
+              at,
+            );
+            kept += Number(r.changes);
+          }
+          if (kept > 0) st.bumpMeta.run(kept, MetaKey.deadLettered);
+          return { kept, moved: advance(sink, top) };
+        });
+        mirrorAdvance(sink, result.moved);
+        deadLettered += result.kept;
+        log.warn(
+          { spool: path, sink, deadLettered: result.kept, firstSeq: samples[0]?.seq, reason },
+          `sink ${sink} refused ${samples.length} samples: kept as dead letters`,
+        );
+      } catch (e) {
+        throw asSpoolError(path, "deadLetter", e);
+      }
+    },
+
+    readDeadLetters(sink: string, limit: number): DeadLetter[] {
+      usable("readDeadLetters");
+      try {
+        return st.readDeadLetters.all(sink, limit).map((row) => ({
+          ...decodeSample(row),
+          sink: String(row.sink),
+          error: String(row.error),
+          at: Number(row.at),
+        }));
+      } catch (e) {
+        throw asSpoolError(path, "readDeadLetters", e);
+      }
+    },
+
+    stats(): SqliteSpoolStats {
+      usable("stats");
+      return { pending: Object.fromEntries(pending), held, dropped, deadLettered, duplicates };
+    },
+
+    close(): void {
+      if (closed) return;
+      closed = true;
+      try {
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      } catch (e) {
+        log.warn({ spool: path, err: errorMessage(e) }, "spool checkpoint at close failed");
+      }
+      db.close();
+      log.info({ spool: path, held }, "spool closed");
+    },
+  };
+}
+
+/** Runs `work` in one IMMEDIATE transaction: all of it or nothing. */
+function transaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = work();
+    db.exec("COMMIT");
+    return result;
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+function asSpoolError(path: string, op: string, e: unknown): PlantbridgeError {
+  if (isPlantbridgeError(e)) return e;
+  return new PlantbridgeError(
+    ErrorCode.SPOOL,
+    `spool ${path}: ${op} failed: ${errorMessage(e)}`,
+    {},
+    { cause: e },
+  );
+}
