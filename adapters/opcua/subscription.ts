@@ -1,0 +1,229 @@
+/**
+ * One OPC UA subscription for a set of tags: one monitored item per tag (created in one
+ * CreateMonitoredItems call per distinct sampling interval and deadband), every notification
+ * pushed as a Reading with its quality. A subscription the server terminates or reports Bad
+ * is a lost link.
+ */
+import {
+  AttributeIds,
+  type ClientMonitoredItemGroup,
+  type ClientSession,
+  type ClientSubscription,
+  DataChangeFilter,
+  DataChangeTrigger,
+  type DataValue,
+  DeadbandType,
+  type StatusCode,
+  TimestampsToReturn,
+} from "node-opcua";
+import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
+import type { Log } from "../../lib/log.ts";
+import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../schemas/plant-types.ts";
+import type { Reading } from "../types.ts";
+import { withDeadline } from "./deadline.ts";
+import type { NodeIdResolution } from "./node-ids.ts";
+import { serviceError, severityOf, statusName } from "./status.ts";
+import { badReading, readingFromDataValue } from "./values.ts";
+
+export interface SubscriptionContext {
+  unit: OpcuaUnitConfig;
+  session: ClientSession;
+  log: Log;
+  resolve(tag: string): NodeIdResolution | undefined;
+  /** Reports the link lost (at most once per connection; the link takes care of that). */
+  onLost(error: PlantbridgeError): void;
+  now(): number;
+}
+
+export interface TagSubscription {
+  /** Deletes the subscription on the server; bounded by the unit's timeout; idempotent. */
+  close(): Promise<void>;
+  /** The session is gone: nothing to delete any more, stop reporting. */
+  abandon(): void;
+}
+
+/** Keep-alive and lifetime counts so the server sends a keep-alive about every `keepAliveMs`. */
+export function subscriptionCounts(unit: OpcuaUnitConfig): {
+  publishingInterval: number;
+  maxKeepAliveCount: number;
+  lifetimeCount: number;
+} {
+  // 0 would be revised to 100 ms by the client; 1 is the fastest it passes on.
+  const publishingInterval = Math.max(1, unit.publishingIntervalMs);
+  const maxKeepAliveCount = Math.min(1_000, Math.max(1, Math.ceil(unit.keepAliveMs / publishingInterval)));
+  // OPC UA requires lifetime >= 3 * keep-alive; the server drops a subscription nobody asks about after it.
+  const lifetimeCount = Math.max(
+    3 * maxKeepAliveCount,
+    Math.ceil((3 * unit.keepAliveMs) / publishingInterval),
+  );
+  return { publishingInterval, maxKeepAliveCount, lifetimeCount };
+}
+
+function filterFor(tag: OpcuaTagConfig): DataChangeFilter | null {
+  if (tag.deadband === undefined || tag.deadband.value <= 0) return null;
+  return new DataChangeFilter({
+    trigger: DataChangeTrigger.StatusValue,
+    deadbandType: tag.deadband.type === "percent" ? DeadbandType.Percent : DeadbandType.Absolute,
+    deadbandValue: tag.deadband.value,
+  });
+}
+
+function groupKey(tag: OpcuaTagConfig): string {
+  return `${tag.samplingIntervalMs}|${tag.deadband?.type ?? "none"}|${tag.deadband?.value ?? 0}`;
+}
+
+export async function openTagSubscription(
+  ctx: SubscriptionContext,
+  tags: readonly OpcuaTagConfig[],
+  onReading: (tag: string, reading: Reading) => void,
+): Promise<TagSubscription> {
+  const { unit, session, log } = ctx;
+  const origin = { unit: unit.name };
+  let closing = false;
+  let abandoned = false;
+
+  const deliver = (tag: string, reading: Reading): void => {
+    if (closing || abandoned) return;
+    try {
+      onReading(tag, reading);
+    } catch (e) {
+      log.error({ tag, err: errorMessage(e) }, "subscription reading handler threw");
+    }
+  };
+
+  const resolved: { tag: OpcuaTagConfig; nodeId: NodeIdResolution & { ok: true } }[] = [];
+  const unresolved: { tag: string; reason: string }[] = [];
+  for (const tag of tags) {
+    const r = ctx.resolve(tag.name);
+    if (r?.ok) resolved.push({ tag, nodeId: r });
+    else unresolved.push({ tag: tag.name, reason: r?.reason ?? "BadNodeIdUnknown" });
+  }
+
+  const counts = subscriptionCounts(unit);
+  let subscription: ClientSubscription;
+  try {
+    subscription = await withDeadline(
+      session.createSubscription2({
+        requestedPublishingInterval: counts.publishingInterval,
+        requestedMaxKeepAliveCount: counts.maxKeepAliveCount,
+        requestedLifetimeCount: counts.lifetimeCount,
+        maxNotificationsPerPublish: 0,
+        publishingEnabled: true,
+        priority: 10,
+      }),
+      unit.timeoutMs,
+      () =>
+        new PlantbridgeError(
+          ErrorCode.OPCUA_TIMEOUT,
+          `CreateSubscription: no answer within ${unit.timeoutMs} ms`,
+          origin,
+        ),
+    );
+  } catch (e) {
+    const failure = serviceError(e, "CreateSubscription", origin, unit.password);
+    if (failure.linkLost) ctx.onLost(failure.error);
+    throw failure.error;
+  }
+
+  const lost = (message: string): void => {
+    if (closing || abandoned) return;
+    abandoned = true;
+    ctx.onLost(new PlantbridgeError(ErrorCode.LINK_LOST, message, origin));
+  };
+  subscription.on("terminated", () => lost(`subscription ${subscription.subscriptionId} terminated`));
+  subscription.on("status_changed", (status: StatusCode) => {
+    if (severityOf(status) === "bad")
+      lost(`subscription ${subscription.subscriptionId} status ${statusName(status)}`);
+  });
+  subscription.on("internal_error", (err: Error) => lost(`subscription internal error: ${err.message}`));
+  subscription.on("error", (err: Error) => log.warn({ err: err.message }, "subscription error"));
+
+  const terminate = async (): Promise<void> => {
+    try {
+      await withDeadline(
+        subscription.terminate(),
+        unit.timeoutMs,
+        () => new Error("DeleteSubscriptions timed out"),
+      );
+    } catch (e) {
+      log.debug({ err: errorMessage(e) }, "deleting the subscription failed");
+    }
+  };
+
+  const groups = new Map<string, OpcuaTagConfig[]>();
+  const nodeIds = new Map<string, (typeof resolved)[number]["nodeId"]["nodeId"]>();
+  for (const { tag, nodeId } of resolved) {
+    nodeIds.set(tag.name, nodeId.nodeId);
+    const key = groupKey(tag);
+    const list = groups.get(key) ?? [];
+    list.push(tag);
+    groups.set(key, list);
+  }
+
+  const monitored: ClientMonitoredItemGroup[] = [];
+  try {
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      const samplingInterval = first.samplingIntervalMs;
+      const queueSize = Math.min(
+        100,
+        Math.max(1, Math.ceil(counts.publishingInterval / Math.max(1, samplingInterval))),
+      );
+      const items = await withDeadline(
+        subscription.monitorItems(
+          group.map((t) => ({ nodeId: nodeIds.get(t.name)!, attributeId: AttributeIds.Value })),
+          { samplingInterval, queueSize, discardOldest: true, filter: filterFor(first) },
+          TimestampsToReturn.Both,
+        ),
+        unit.timeoutMs,
+        () =>
+          new PlantbridgeError(
+            ErrorCode.OPCUA_TIMEOUT,
+            `CreateMonitoredItems: no answer within ${unit.timeoutMs} ms`,
+            origin,
+          ),
+      );
+      monitored.push(items);
+      items.on("changed", (_item: unknown, dv: DataValue, index: number) => {
+        const tag = group[index];
+        if (tag !== undefined) deliver(tag.name, readingFromDataValue(dv, ctx.now()));
+      });
+      items.monitoredItems.forEach((item, index) => {
+        const tag = group[index];
+        if (tag !== undefined && severityOf(item.statusCode) !== "good") {
+          deliver(tag.name, badReading(statusName(item.statusCode), ctx.now()));
+        }
+      });
+    }
+  } catch (e) {
+    closing = true;
+    const failure = serviceError(e, "CreateMonitoredItems", origin, unit.password);
+    if (failure.linkLost) ctx.onLost(failure.error);
+    else await terminate();
+    throw failure.error;
+  }
+
+  for (const u of unresolved) deliver(u.tag, badReading(u.reason, ctx.now()));
+  log.debug(
+    {
+      subscriptionId: subscription.subscriptionId,
+      publishingInterval: subscription.publishingInterval,
+      tags: tags.length,
+    },
+    "subscription created",
+  );
+
+  let closed: Promise<void> | undefined;
+  return {
+    close(): Promise<void> {
+      if (closed) return closed;
+      const wasAbandoned = abandoned;
+      closing = true;
+      closed = wasAbandoned ? Promise.resolve() : terminate();
+      return closed;
+    },
+    abandon(): void {
+      abandoned = true;
+    },
+  };
+}
