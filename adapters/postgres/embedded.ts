@@ -14,6 +14,7 @@ import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { findFreePort } from "./free-port.ts";
 import { createHistorianPool } from "./pool.ts";
+import { reachableDataDir } from "./reachable-data-dir.ts";
 import { runningServerPid, signalServer, stopServer } from "./server-process.ts";
 
 export interface EmbeddedPostgresOptions {
@@ -88,12 +89,12 @@ const startTimeoutMs = 30_000;
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { log } = options;
-  const dataDir = resolve(options.dataDir);
+  const isRoot = process.getuid?.() === 0;
+  const dataDir = reachableDataDir(resolve(options.dataDir), isRoot, log);
   const database = options.database ?? "plantbridge";
   const initialising = !existsSync(join(dataDir, "PG_VERSION"));
   const password = passwordFor(dataDir, initialising);
   const EmbeddedPostgresServer = await loadEmbeddedPostgres();
-  const isRoot = process.getuid?.() === 0;
 
   // A plantbridge that was killed (SIGKILL, power cut of the process) leaves its server running
   // and holding the data directory: stop it first.

@@ -1,0 +1,99 @@
+import { parseArgs } from "node:util";
+import { errorMessage } from "../lib/errors.ts";
+
+export const usage = `plantbridge — connects plant units (Modbus TCP, OPC UA) with each other and a PostgreSQL historian
+
+Usage:
+  plantbridge run FILE [--var DIR] [--duration S] [--inspect[=PORT]] [--log-level LEVEL]
+      Run the plant described in FILE until SIGINT/SIGTERM (or for S seconds).
+  plantbridge sim [--duration S] [--var DIR] [--fault SPEC]... [--inspect[=PORT]] [--log-level LEVEL]
+      Start the PEMEL and METH simulators, the embedded PostgreSQL and the plant of config/sim.yaml.
+      With --duration, stop after S seconds and print a one-line JSON summary.
+  plantbridge check FILE...
+      Validate plant files; print every problem as file:line:col key.path: message; exit 1 on any.
+  plantbridge import-pycomint DIR [--out FILE]
+      Turn the original PyComInt tool's four config files in DIR into a plant file.
+  plantbridge diagrams [DIR]
+      Write the machine definitions as Mermaid state diagrams (default docs/diagrams).
+
+Options:
+  --var DIR          runtime folder (spool, embedded database, PKI, logs); default ./var
+  --inspect[=PORT]   serve the live actor system to the Stately inspector on http://localhost:PORT (default 4242)
+  --log-level LEVEL  trace, debug, info (default), warn, error
+  --fault SPEC       sim only: inject a fault, e.g. pemel:drop-connections@5s, meth:restart@8s, pemel:exception=4@3s+5s
+`;
+
+// Commands are imported when used: `check` should not pay for loading the OPC UA stack.
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "run":
+        return await (await import("./commands/run.ts")).runCommand(parseCommon(rest));
+      case "sim":
+        return await (await import("./commands/sim.ts")).simCommand(parseCommon(rest));
+      case "check":
+        return await (await import("./commands/check.ts")).checkCommand(rest);
+      case "import-pycomint":
+        return await (await import("./commands/import-pycomint.ts")).importPycomintCommand(rest);
+      case "diagrams":
+        return await (await import("./commands/diagrams.ts")).diagramsCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`plantbridge: unknown command "${command}"\n\n${usage}`);
+        return 2;
+    }
+  } catch (e) {
+    process.stderr.write(`plantbridge ${command}: ${errorMessage(e)}\n`);
+    return 1;
+  }
+}
+
+export interface CommonOptions {
+  positionals: string[];
+  varDir?: string;
+  durationS?: number;
+  inspectPort?: number;
+  logLevel: string;
+  faults: string[];
+}
+
+function parseCommon(args: readonly string[]): CommonOptions {
+  const { values, positionals } = parseArgs({
+    // A bare `--inspect` means the default port; parseArgs wants a value for string options.
+    args: args.map((a) => (a === "--inspect" ? "--inspect=" : a)),
+    allowPositionals: true,
+    options: {
+      var: { type: "string" },
+      duration: { type: "string" },
+      inspect: { type: "string" },
+      "log-level": { type: "string" },
+      fault: { type: "string", multiple: true },
+    },
+  });
+  let durationS: number | undefined;
+  if (values.duration !== undefined) {
+    durationS = Number(values.duration);
+    if (!Number.isFinite(durationS) || durationS <= 0)
+      throw new Error(`--duration must be a positive number of seconds, got "${values.duration}"`);
+  }
+  let inspectPort: number | undefined;
+  if (values.inspect !== undefined) {
+    inspectPort = values.inspect === "" ? 4242 : Number(values.inspect);
+    if (!Number.isInteger(inspectPort) || inspectPort <= 0 || inspectPort > 65535)
+      throw new Error(`--inspect port must be 1..65535`);
+  }
+  return {
+    positionals,
+    varDir: values.var,
+    durationS,
+    inspectPort,
+    logLevel: values["log-level"] ?? "info",
+    faults: values.fault ?? [],
+  };
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// plantbridge command line: run a plant, run it on the simulators, check or import a plant file.
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 24) {
+  process.stderr.write(
+    `plantbridge needs Node 24 (this is ${process.versions.node}). Run it through npm (npm start, npm run sim) or npx plantbridge, which use the pinned Node.\n`,
+  );
+  process.exit(2);
+}
+const { main } = await import("./cli.ts");
+process.exitCode = await main(process.argv.slice(2));
