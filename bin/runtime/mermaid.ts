@@ -1,4 +1,4 @@
-import type { AnyStateMachine, AnyStateNode } from "xstate";
+import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate";
 
 /** Readable label of an XState event type: after-delays, invoke results and plain events. */
 function eventLabel(eventType: string): string {
@@ -19,8 +19,11 @@ function guardLabel(guard: unknown): string {
   return " [guard]";
 }
 
+/** Transitions declared on the machine itself apply in every state: they start from this pseudo-state. */
+const anyState = "any_state";
+
 function nodeName(node: AnyStateNode, root: AnyStateNode): string {
-  return node === root ? "[*]" : node.path.join("_") || node.key;
+  return node === root ? anyState : node.path.join("_") || node.key;
 }
 
 function describeNode(node: AnyStateNode, root: AnyStateNode, lines: string[]): void {
@@ -36,7 +39,8 @@ function describeNode(node: AnyStateNode, root: AnyStateNode, lines: string[]): 
     if (node !== root)
       lines.push(`  ${name} : invoke ${typeof invoke.src === "string" ? invoke.src : invoke.id}`);
   }
-  for (const transitions of node.transitions.values()) {
+  const eventless: readonly AnyTransitionDefinition[] = node.always ?? [];
+  for (const transitions of [...node.transitions.values(), eventless]) {
     for (const t of transitions) {
       const targets = (t.target ?? []) as AnyStateNode[];
       for (const target of targets) {
@@ -51,6 +55,7 @@ function describeNode(node: AnyStateNode, root: AnyStateNode, lines: string[]): 
 /** A Mermaid `stateDiagram-v2` of a machine's definition: states, initial states, transitions with guards, invokes. */
 export function toMermaid(machine: AnyStateMachine): string {
   const lines = ["stateDiagram-v2"];
+  if (machine.root.transitions.size > 0) lines.push(`  state "any state" as ${anyState}`);
   describeNode(machine.root, machine.root, lines);
   return `${lines.join("\n")}\n`;
 }

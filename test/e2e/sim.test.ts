@@ -4,7 +4,6 @@ import { createPool, sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { startEmbeddedPostgres } from "../../adapters/postgres/embedded.ts";
-import { reachableDataDir } from "../../adapters/postgres/reachable-data-dir.ts";
 import { silentLog } from "../../lib/log.ts";
 import { repoRoot, runCli } from "./run-cli.ts";
 
@@ -47,11 +46,7 @@ describe("plantbridge sim --duration 20 (the CLI, end to end)", () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (!varDir) return;
-    await rm(varDir, { recursive: true, force: true });
-    // Where a private checkout made the embedded database live in the temp folder instead.
-    const dataDir = reachableDataDir(join(varDir, "postgres"), process.getuid?.() === 0, silentLog());
-    await rm(dataDir, { recursive: true, force: true });
+    if (varDir) await rm(varDir, { recursive: true, force: true });
   });
 
   it("stores every one of the reference plant's 33 signals in every cycle", () => {
