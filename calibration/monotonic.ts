@@ -4,7 +4,7 @@
  * is free — the reference file runs from 52 A down to 0 A.
  */
 import { ErrorCode, PlantbridgeError } from "../lib/errors.ts";
-import type { Curve } from "./curve.ts";
+import type { Curve } from "./curve-types.ts";
 
 export type CurveDirection = "ascending" | "descending";
 

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
-import type { CommonOptions } from "../cli.ts";
+import type { CommonOptions } from "../cli-options.ts";
 import { createPlantLog } from "../runtime/plant-log.ts";
 import { waitForStop } from "../runtime/signals.ts";
 import { startPlant } from "../runtime/start-plant.ts";

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
-import type { CommonOptions } from "../cli.ts";
+import type { CommonOptions } from "../cli-options.ts";
 import { countStoredSamples, type UnitCounts } from "../runtime/historian-counts.ts";
 import { bundledConfig } from "../runtime/paths.ts";
 import { createPlantLog } from "../runtime/plant-log.ts";
