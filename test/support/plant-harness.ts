@@ -14,8 +14,16 @@ import { type RunningPlant, startPlant } from "../../bin/runtime/start-plant.ts"
 import { type Log, silentLog } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
 import type { PlantConfig } from "../../schemas/plant-types.ts";
-import { type MethSimulator, type MethSimulatorOptions, startMethSimulator } from "../../simulators/meth/index.ts";
-import { type PemelSimulator, type PemelSimulatorOptions, startPemelSimulator } from "../../simulators/pemel/index.ts";
+import {
+  type MethSimulator,
+  type MethSimulatorOptions,
+  startMethSimulator,
+} from "../../simulators/meth/index.ts";
+import {
+  type PemelSimulator,
+  type PemelSimulatorOptions,
+  startPemelSimulator,
+} from "../../simulators/pemel/index.ts";
 import { dropSchema, testDatabaseUrl, testPool, uniqueSchemaName } from "./pg-schema.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { byCycle, type PlantHarness, startPlantHarness, storedSamples, waitFor } from "../../support/plant-harness.ts";
+import {
+  byCycle,
+  type PlantHarness,
+  startPlantHarness,
+  storedSamples,
+  waitFor,
+} from "../../support/plant-harness.ts";
 
 /**
  * "The stored records hold exactly what the units served": every PEMEL record in the historian is,
