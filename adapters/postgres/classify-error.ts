@@ -78,14 +78,42 @@ function codeOf(e: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The SQLSTATE a database error carries. A socket error's code can look like one ("EPIPE",
+ * "EPERM": five capitals), so errors from a system call (they have `syscall`) never count.
+ */
+function sqlStateOf(e: unknown): string | undefined {
+  const code = codeOf(e);
+  if (code === undefined || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  if (typeof e === "object" && e !== null && "syscall" in e) return undefined;
+  return code;
+}
+
+/**
+ * The database's own words. slonik wraps the server's error in a generic one ("Query violates a
+ * check integrity constraint.") and keeps the server's message (which names the constraint) and
+ * its DETAIL (e.g. "Failing row contains (...)") only in `cause`: a dead letter must say why.
+ */
+function reasonOf(e: unknown, chain: readonly unknown[]): string {
+  const outer = errorMessage(e);
+  const server = chain.find((c) => sqlStateOf(c) !== undefined);
+  if (server === undefined) return outer;
+  const words = errorMessage(server);
+  const detail =
+    typeof server === "object" && server !== null && "detail" in server && typeof server.detail === "string"
+      ? ` (${server.detail})`
+      : "";
+  return `${words === "" || outer.includes(words) ? outer : words}${detail}`;
+}
+
 export function classifyHistorianError(
   e: unknown,
   context: string,
   origin: ErrorOrigin = {},
 ): ClassifiedError {
   const chain = chainOf(e);
-  const detail = errorMessage(e);
-  const sqlState = chain.map(codeOf).find((c): c is string => c !== undefined && /^[0-9A-Z]{5}$/.test(c));
+  const detail = reasonOf(e, chain);
+  const sqlState = chain.map(sqlStateOf).find((c) => c !== undefined);
   const rejected = (state: string): ClassifiedError => ({
     error: new PlantbridgeError(
       ErrorCode.HISTORIAN_REJECTED,

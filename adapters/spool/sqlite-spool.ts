@@ -5,7 +5,8 @@
  * (AUTOINCREMENT). Each sink has its own delivery cursor; a sample leaves the file once
  * every configured sink has acknowledged it. A sample appended twice (same tag and time,
  * e.g. a re-run cycle) is kept once and counted as a duplicate. The file is bounded: past
- * `maxSamples` the oldest samples are dropped, counted and logged — never silently.
+ * `maxSamples` the oldest samples are dropped, counted and logged — never silently. A dropped
+ * sample a sink was writing at that moment is taken back out of the count when the sink acks it.
  *
  * Delivery is at-least-once: a crash between a sink's write and its `ack` delivers the
  * same samples again, and the sinks are idempotent on (tag, time).
@@ -97,6 +98,7 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
     countAfter: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ?"),
     countBetween: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ? AND seq <= ?"),
     countAll: db.prepare("SELECT count(*) AS n FROM samples"),
+    seqsBetween: db.prepare("SELECT seq FROM samples WHERE seq > ? AND seq <= ? ORDER BY seq"),
     deleteUpTo: db.prepare("DELETE FROM samples WHERE seq <= ?"),
     setCursor: db.prepare("UPDATE cursors SET seq = ? WHERE sink = ?"),
     addCursor: db.prepare("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)"),
@@ -126,6 +128,15 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
   let deadLettered = 0;
   let duplicates = 0;
   let closed = false;
+  /** Per sink: the highest seq the last readBatch handed out (in flight until acked or read again). */
+  const handedOut = new Map<string, number>();
+  /**
+   * Samples the full spool deleted while they were on their way to every sink that lacked them
+   * (handed out by readBatch, not yet acked), with the sinks that still owe the ack. They are
+   * counted as dropped when deleted (a crash or a failed write loses them); when every one of those
+   * sinks acks them after all, the write that carried them succeeded and the count is taken back.
+   */
+  const droppedInFlight = new Map<number, Set<string>>();
 
   try {
     transaction(db, () => {
@@ -185,14 +196,68 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
    * Deletes the `count` oldest samples, delivered or not; runs inside the caller's transaction.
    * Returns how many went and how many of them each sink had not received yet.
    */
-  function dropOldest(count: number): { gone: number; undelivered: Map<string, number> } {
+  function dropOldest(count: number): {
+    gone: number;
+    undelivered: Map<string, number>;
+    inFlight: Map<number, Set<string>>;
+  } {
     const undelivered = new Map<string, number>();
+    const inFlight = new Map<number, Set<string>>();
     const last = st.nthOldest.get(count - 1)?.seq;
-    if (last === undefined || last === null) return { gone: 0, undelivered };
+    if (last === undefined || last === null) return { gone: 0, undelivered, inFlight };
     for (const [sink, cursor] of cursors) {
       undelivered.set(sink, Number(st.countBetween.get(cursor, Number(last))?.n ?? 0));
     }
-    return { gone: Number(st.deleteUpTo.run(Number(last)).changes), undelivered };
+    // Of the samples going, those every lacking sink has in hand may still arrive.
+    let topInFlight = 0;
+    for (const [sink, cursor] of cursors) {
+      const top = handedOut.get(sink) ?? 0;
+      if (top > cursor) topInFlight = Math.max(topInFlight, top);
+    }
+    if (topInFlight > 0) {
+      for (const row of st.seqsBetween.all(minCursor(), Math.min(Number(last), topInFlight))) {
+        const seq = Number(row.seq);
+        const owing = new Set<string>();
+        let reachable = true;
+        for (const [sink, cursor] of cursors) {
+          if (cursor >= seq) continue;
+          if ((handedOut.get(sink) ?? 0) >= seq) owing.add(sink);
+          else reachable = false;
+        }
+        if (reachable && owing.size > 0) inFlight.set(seq, owing);
+      }
+    }
+    return { gone: Number(st.deleteUpTo.run(Number(last)).changes), undelivered, inFlight };
+  }
+
+  /** Samples dropped while in flight that this ack shows delivered after all (nothing changes yet). */
+  function rescuedBy(sink: string, cursor: number): number {
+    let rescued = 0;
+    for (const [seq, owing] of droppedInFlight) {
+      if (seq <= cursor && owing.has(sink) && owing.size === 1) rescued++;
+    }
+    return rescued;
+  }
+
+  /** After the commit: the sink has everything up to `cursor`; forget what no one owes any more. */
+  function settleInFlight(sink: string, cursor: number): void {
+    for (const [seq, owing] of droppedInFlight) {
+      if (seq > cursor || !owing.delete(sink)) continue;
+      if (owing.size === 0) droppedInFlight.delete(seq);
+    }
+  }
+
+  /** The sink reads again from its cursor: what it had in hand and was deleted can never reach it. */
+  function abandonInFlight(sink: string): void {
+    for (const [seq, owing] of droppedInFlight) if (owing.has(sink)) droppedInFlight.delete(seq);
+  }
+
+  function logRescued(sink: string, rescued: number): void {
+    if (rescued === 0) return;
+    log.info(
+      { spool: path, sink, rescued, droppedTotal: dropped },
+      `${rescued} samples counted as dropped reached sink ${sink} after all (they were on their way when the spool was full)`,
+    );
   }
 
   function mirrorAdvance(sink: string, moved: { cursor: number; delivered: number; deleted: number }): void {
@@ -229,10 +294,12 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
           const dup = samples.length - inserted;
           if (dup > 0) st.bumpMeta.run(dup, MetaKey.duplicates);
           const over = held + inserted - maxSamples;
-          const { gone, undelivered } = over > 0 ? dropOldest(over) : { gone: 0, undelivered: new Map() };
+          const { gone, undelivered, inFlight } =
+            over > 0 ? dropOldest(over) : { gone: 0, undelivered: new Map(), inFlight: new Map() };
           if (gone > 0) st.bumpMeta.run(gone, MetaKey.dropped);
-          return { inserted, last, dup, gone, undelivered };
+          return { inserted, last, dup, gone, undelivered, inFlight };
         });
+        for (const [seq, owing] of result.inFlight) droppedInFlight.set(seq, owing);
         held += result.inserted - result.gone;
         for (const [sink, count] of pending) {
           pending.set(sink, count + result.inserted - (result.undelivered.get(sink) ?? 0));
@@ -262,7 +329,10 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
         throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: batch limit must be a whole number >= 1`);
       }
       try {
-        return st.readAfter.all(cursor, limit).map(decodeSample);
+        const batch = st.readAfter.all(cursor, limit).map(decodeSample);
+        abandonInFlight(sink);
+        handedOut.set(sink, batch.at(-1)?.seq ?? cursor);
+        return batch;
       } catch (e) {
         throw asSpoolError(path, "readBatch", e);
       }
@@ -278,8 +348,16 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
         );
       }
       try {
-        const moved = transaction(db, () => advance(sink, seq));
+        const { moved, rescued } = transaction(db, () => {
+          const moved = advance(sink, seq);
+          const rescued = rescuedBy(sink, moved.cursor);
+          if (rescued > 0) st.bumpMeta.run(-rescued, MetaKey.dropped);
+          return { moved, rescued };
+        });
         mirrorAdvance(sink, moved);
+        settleInFlight(sink, moved.cursor);
+        dropped -= rescued;
+        logRescued(sink, rescued);
         if (moved.deleted > 0) giveBackSpace();
       } catch (e) {
         throw asSpoolError(path, "ack", e);
@@ -319,9 +397,16 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
             kept += Number(r.changes);
           }
           if (kept > 0) st.bumpMeta.run(kept, MetaKey.deadLettered);
-          return { kept, moved: advance(sink, top) };
+          const moved = advance(sink, top);
+          // The refused samples are kept as dead letters: dropped in flight, they are not lost either.
+          const rescued = rescuedBy(sink, moved.cursor);
+          if (rescued > 0) st.bumpMeta.run(-rescued, MetaKey.dropped);
+          return { kept, moved, rescued };
         });
         mirrorAdvance(sink, result.moved);
+        settleInFlight(sink, result.moved.cursor);
+        dropped -= result.rescued;
+        logRescued(sink, result.rescued);
         deadLettered += result.kept;
         log.warn(
           { spool: path, sink, deadLettered: result.kept, firstSeq: samples[0]?.seq, reason },
