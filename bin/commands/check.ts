@@ -1,5 +1,6 @@
 import { errorMessage } from "../../lib/errors.ts";
 import { loadPlantFile, PlantConfigError } from "../../schemas/load-plant.ts";
+import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 
 /** `plantbridge check FILE...`: validates each plant file; prints every problem; exit 1 if any file is bad. */
 export async function checkCommand(files: readonly string[]): Promise<number> {
@@ -11,6 +12,8 @@ export async function checkCommand(files: readonly string[]): Promise<number> {
   for (const file of files) {
     try {
       const plant = await loadPlantFile(file);
+      // The curve files too: `check` passes exactly the files `run` starts with.
+      await loadPlantInputs(plant);
       const tags = plant.units.reduce((n, u) => n + u.tags.length, 0);
       process.stdout.write(
         `${file}: ok — plant "${plant.name}", ${plant.units.length} units, ${tags} tags, ${plant.control.length} control loops, ${plant.storage.tags.length} stored tags\n`,

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
 import type { CommonOptions } from "../cli-options.ts";
-import { createPlantLog } from "../runtime/plant-log.ts";
-import { waitForStop } from "../runtime/signals.ts";
-import { startPlant } from "../runtime/start-plant.ts";
+import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 
 /** `plantbridge run FILE`: runs a plant until SIGINT/SIGTERM (or --duration), then shuts down cleanly. */
 export async function runCommand(options: CommonOptions): Promise<number> {
@@ -13,11 +13,27 @@ export async function runCommand(options: CommonOptions): Promise<number> {
     return 2;
   }
   const plant = await loadPlantFile(file, options.varDir ? { varDir: resolve(options.varDir) } : {});
-  const log = createPlantLog(plant.varDir, options.logLevel);
-  const running = await startPlant(plant, { log, inspectPort: options.inspectPort });
+  // Curve files are checked before anything (even the log) is created under the var folder, and
+  // before the adapters (OPC UA, PostgreSQL, …) are loaded: a bad input fails at once.
+  const inputs = await loadPlantInputs(plant);
+  const [{ createPlantLog }, { waitForStop }, { startPlant }] = await Promise.all([
+    import("../runtime/plant-log.ts"),
+    import("../runtime/signals.ts"),
+    import("../runtime/start-plant.ts"),
+  ]);
+  // Listen for SIGINT/SIGTERM before anything is created: a stop requested during start-up (the
+  // embedded database's initdb takes a while) lets the start finish, then stops cleanly — never a
+  // process killed half-way with a database server or a half-made data directory left behind.
+  let log: Log | undefined;
+  const signalled = waitForStop(() => log);
+  log = createPlantLog(plant.varDir, options.logLevel);
+  const running = await startPlant(plant, { log, inputs, inspectPort: options.inspectPort });
   const reason = await Promise.race([
-    waitForStop(log, options.durationS),
+    signalled,
     running.stopped.then(() => "stopped" as const),
+    ...(options.durationS === undefined
+      ? []
+      : [sleep(options.durationS * 1000, "duration" as const, { ref: false })]),
   ]);
   await running.stop();
   process.stdout.write(`${JSON.stringify({ plant: plant.name, reason, health: running.health() })}\n`);

@@ -1,12 +1,8 @@
 import { join, resolve } from "node:path";
-import { loadPlantFile } from "../../schemas/load-plant.ts";
 import type { CommonOptions } from "../cli-options.ts";
-import { countStoredSamples, type UnitCounts } from "../runtime/historian-counts.ts";
-import { bundledConfig } from "../runtime/paths.ts";
-import { createPlantLog } from "../runtime/plant-log.ts";
-import { waitForStop } from "../runtime/signals.ts";
-import { startSimulators } from "../runtime/simulators.ts";
-import { startPlant } from "../runtime/start-plant.ts";
+import { checkFaultSpecs } from "../runtime/fault-schedule.ts";
+import type { UnitCounts } from "../runtime/historian-counts.ts";
+import type { RunningSimulators } from "../runtime/simulators.ts";
 
 /**
  * `plantbridge sim`: PEMEL (Modbus TCP) and METH (OPC UA) simulators on loopback, the embedded PostgreSQL,
@@ -14,6 +10,25 @@ import { startPlant } from "../runtime/start-plant.ts";
  */
 export async function simCommand(options: CommonOptions): Promise<number> {
   const varDir = resolve(options.varDir ?? join("var", "sim"));
+  // A bad --fault spec ends the command before anything is created, started or even loaded.
+  checkFaultSpecs(options.faults);
+  const [
+    { loadPlantFile },
+    { countStoredSamples },
+    { bundledConfig },
+    { createPlantLog },
+    { waitForStop },
+    { startSimulators },
+    { startPlant },
+  ] = await Promise.all([
+    import("../../schemas/load-plant.ts"),
+    import("../runtime/historian-counts.ts"),
+    import("../runtime/paths.ts"),
+    import("../runtime/plant-log.ts"),
+    import("../runtime/signals.ts"),
+    import("../runtime/simulators.ts"),
+    import("../runtime/start-plant.ts"),
+  ]);
   const log = createPlantLog(varDir, options.logLevel);
   const started = Date.now();
   const simulators = await startSimulators({ varDir, log, faults: options.faults });
@@ -45,6 +60,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
       lastCurrentWritten: pemelWrites.at(-1)?.value ?? null,
       faultsSeen: Object.fromEntries(Object.entries(health.units).map(([unit, u]) => [unit, u.faults])),
       faultsInjected: simulators.injected(),
+      served: servedBySimulators(simulators),
       spool: health.spool,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -53,4 +69,28 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     await simulators.stop();
     log.flush();
   }
+}
+
+/**
+ * What the simulators' own logs say they served: PEMEL's reads per request shape (area, first
+ * address, count; storage's request of config/sim.yaml is `holding:0x8061+18`), writes and
+ * exception replies; METH's service counters. The summary's stored counts are held against these.
+ */
+function servedBySimulators(simulators: RunningSimulators) {
+  const pemel = simulators.pemel.served;
+  const readsByRequest: Record<string, number> = {};
+  for (const r of pemel.reads) {
+    const key = `${r.area}:0x${r.address.toString(16)}+${r.count}`;
+    readsByRequest[key] = (readsByRequest[key] ?? 0) + 1;
+  }
+  return {
+    PEMEL: {
+      reads: pemel.readCount,
+      readsByRequest,
+      writes: pemel.writeCount,
+      exceptions: pemel.exceptionCount,
+      unanswered: pemel.unansweredCount,
+    },
+    METH: { ...simulators.meth.served },
+  };
 }

@@ -7,6 +7,9 @@
  *   meth:bad-status=h2_demand@4s+6s  METH serves Bad status on its H2 demand from 4 s for 6 s
  */
 
+import type { MethFault } from "../../simulators/meth/index.ts";
+import type { PemelFault } from "../../simulators/pemel/index.ts";
+
 export type FaultTarget = "pemel" | "meth";
 
 export interface ScheduledFault {
@@ -42,4 +45,52 @@ export function parseFaultSpec(spec: string): ScheduledFault {
     atMs: toMs(at as string, atUnit),
     ...(forValue !== undefined ? { forMs: toMs(forValue, forUnit) } : {}),
   };
+}
+
+export function pemelFault(f: ScheduledFault): PemelFault {
+  switch (f.kind) {
+    case "drop-connections":
+    case "stop-answering":
+    case "refuse-connections":
+    case "single-connection":
+      return { kind: f.kind };
+    case "exception": {
+      const code = Number(f.arg ?? "4");
+      if (code !== 2 && code !== 4 && code !== 6)
+        throw new Error(`--fault ${f.spec}: exception code must be 2, 4 or 6`);
+      return { kind: "exception", code };
+    }
+    default:
+      throw new Error(
+        `--fault ${f.spec}: PEMEL knows drop-connections, stop-answering, refuse-connections, single-connection, exception=2|4|6, restart`,
+      );
+  }
+}
+
+export function methFault(f: ScheduledFault): MethFault {
+  switch (f.kind) {
+    case "drop-connections":
+    case "close-sessions":
+    case "stop-answering":
+    case "freeze":
+      return { kind: f.kind };
+    case "bad-status":
+      return { kind: "bad-status", nodes: (f.arg ?? "real_h2_flowrate").split(",") };
+    default:
+      throw new Error(
+        `--fault ${f.spec}: METH knows drop-connections, close-sessions, stop-answering, freeze, bad-status=NODE[,NODE], restart`,
+      );
+  }
+}
+
+/**
+ * Parses and checks every `--fault` spec (syntax, kind per unit, argument); throws naming the
+ * first bad spec. Call it before anything is created or started.
+ */
+export function checkFaultSpecs(specs: readonly string[]): ScheduledFault[] {
+  const schedule = specs.map(parseFaultSpec);
+  for (const f of schedule) {
+    if (f.kind !== "restart") f.target === "pemel" ? pemelFault(f) : methFault(f);
+  }
+  return schedule;
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Log } from "../../lib/log.ts";
-import { type MethFault, type MethSimulator, startMethSimulator } from "../../simulators/meth/index.ts";
-import { type PemelFault, type PemelSimulator, startPemelSimulator } from "../../simulators/pemel/index.ts";
-import { parseFaultSpec, type ScheduledFault } from "./fault-schedule.ts";
+import { type MethSimulator, startMethSimulator } from "../../simulators/meth/index.ts";
+import { type PemelSimulator, startPemelSimulator } from "../../simulators/pemel/index.ts";
+import { checkFaultSpecs, methFault, pemelFault, type ScheduledFault } from "./fault-schedule.ts";
 
 export interface RunningSimulators {
   pemel: PemelSimulator;
@@ -17,53 +17,14 @@ export interface RunningSimulators {
   stop(): Promise<void>;
 }
 
-function pemelFault(f: ScheduledFault): PemelFault {
-  switch (f.kind) {
-    case "drop-connections":
-    case "stop-answering":
-    case "refuse-connections":
-    case "single-connection":
-      return { kind: f.kind };
-    case "exception": {
-      const code = Number(f.arg ?? "4");
-      if (code !== 2 && code !== 4 && code !== 6)
-        throw new Error(`--fault ${f.spec}: exception code must be 2, 4 or 6`);
-      return { kind: "exception", code };
-    }
-    default:
-      throw new Error(
-        `--fault ${f.spec}: PEMEL knows drop-connections, stop-answering, refuse-connections, single-connection, exception=2|4|6, restart`,
-      );
-  }
-}
-
-function methFault(f: ScheduledFault): MethFault {
-  switch (f.kind) {
-    case "drop-connections":
-    case "close-sessions":
-    case "stop-answering":
-    case "freeze":
-      return { kind: f.kind };
-    case "bad-status":
-      return { kind: "bad-status", nodes: (f.arg ?? "real_h2_flowrate").split(",") };
-    default:
-      throw new Error(
-        `--fault ${f.spec}: METH knows drop-connections, close-sessions, stop-answering, freeze, bad-status=NODE[,NODE], restart`,
-      );
-  }
-}
-
 /** Starts PEMEL (Modbus TCP) and METH (OPC UA) on free loopback ports, with their dynamics running in real time. */
 export async function startSimulators(options: {
   varDir: string;
   log: Log;
   faults: readonly string[];
 }): Promise<RunningSimulators> {
-  const schedule = options.faults.map(parseFaultSpec);
   // Validate every spec before anything starts.
-  for (const f of schedule) {
-    if (f.kind !== "restart") f.target === "pemel" ? pemelFault(f) : methFault(f);
-  }
+  const schedule = checkFaultSpecs(options.faults);
   const password = randomBytes(12).toString("base64url");
   const pemel = await startPemelSimulator({ log: options.log.child({ simulator: "PEMEL" }) });
   let meth: MethSimulator;

@@ -6,13 +6,13 @@ import { startEmbeddedPostgres } from "../../adapters/postgres/embedded.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool } from "../../adapters/spool/sqlite-spool.ts";
 import type { HistorianSink, Spool, UnitLink } from "../../adapters/types.ts";
-import { loadCurve } from "../../calibration/curve.ts";
-import { createTransform } from "../../calibration/transform.ts";
+import { errorMessage } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { type PlantHealth, plantHealth, plantMachine } from "../../machines/plant.machine.ts";
 import type { PlantDeps } from "../../machines/plant-deps.ts";
 import type { PlantConfig, UnitConfig } from "../../schemas/plant-types.ts";
 import { type LiveInspector, startInspector } from "./inspector.ts";
+import { loadPlantInputs, type PlantInputs } from "./plant-inputs.ts";
 
 export interface RunningPlant {
   readonly historianUrl: string;
@@ -32,7 +32,12 @@ export interface StartPlantOptions {
   inspectPort?: number;
   /** How long SHUTDOWN may spend draining the spool into the historian. */
   shutdownFlushMs?: number;
+  /** Curves and transforms loaded beforehand (`loadPlantInputs`); loaded here when absent. */
+  inputs?: PlantInputs;
 }
+
+/** The historian sink's name: its delivery cursor in the spool. */
+const sinkName = "postgres";
 
 function createLink(unit: UnitConfig, log: Log, pkiDir: string): UnitLink {
   // The adapters name their unit in every log line themselves.
@@ -42,47 +47,70 @@ function createLink(unit: UnitConfig, log: Log, pkiDir: string): UnitLink {
     : createOpcuaLink(unit, { log: unitLog, pkiDir });
 }
 
-async function createTransforms(plant: PlantConfig): Promise<PlantDeps["transforms"]> {
-  const transforms = new Map<string, ReturnType<typeof createTransform>>();
-  for (const loop of plant.control) {
-    // Each curve file is read once at start, never in the loop.
-    const curve = loop.transform.curve ? await loadCurve(loop.transform.curve.file) : undefined;
-    transforms.set(loop.name, createTransform(loop.transform, curve));
-  }
-  return transforms;
-}
-
-/** Wires the real adapters into the plant machine and starts it. */
+/**
+ * Wires the real adapters into the plant machine and starts it. Everything that can fail from
+ * input (curve files) is checked first; if a later step fails (the embedded database, the spool,
+ * the inspector port), what was already started is stopped again before the error is thrown:
+ * the plant never half-starts.
+ */
 export async function startPlant(plant: PlantConfig, options: StartPlantOptions): Promise<RunningPlant> {
   const { log } = options;
   const historian = plant.storage.historian;
-  const transforms = await createTransforms(plant);
+  const { transforms } = options.inputs ?? (await loadPlantInputs(plant));
+
+  const undo: Array<() => unknown> = [];
+  const undoAll = async () => {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        log.warn({ reason: errorMessage(e) }, "while undoing a failed start");
+      }
+    }
+  };
 
   let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
   let historianUrl = historian.url ?? "";
-  if (historianUrl === "") {
-    embedded = await startEmbeddedPostgres({
-      dataDir: join(plant.varDir, "postgres"),
-      log: log.child({ part: "embedded-postgres" }),
-    });
-    historianUrl = embedded.url;
-  }
-
-  const sink: HistorianSink = createPostgresSink({
-    url: historianUrl,
-    historian,
-    log: log.child({ sink: "postgres" }),
-  });
-  const spool: Spool = openSpool({
-    path: plant.storage.spool.path,
-    sinks: [sink.name],
-    maxSamples: plant.storage.spool.maxSamples,
-    synchronous: plant.storage.spool.synchronous,
-    log: log.child({ part: "spool" }),
-  });
-
+  let spool: Spool;
+  let sink: HistorianSink;
   let inspector: LiveInspector | undefined;
-  if (options.inspectPort !== undefined) inspector = await startInspector(options.inspectPort, log);
+  try {
+    // The spool first: its path comes from the plant file, and it is quick to open.
+    const opened = openSpool({
+      path: plant.storage.spool.path,
+      sinks: [sinkName],
+      maxSamples: plant.storage.spool.maxSamples,
+      synchronous: plant.storage.spool.synchronous,
+      log: log.child({ part: "spool" }),
+    });
+    spool = opened;
+    undo.push(() => opened.close());
+
+    if (historianUrl === "") {
+      const started = await startEmbeddedPostgres({
+        dataDir: join(plant.varDir, "postgres"),
+        log: log.child({ part: "embedded-postgres" }),
+      });
+      embedded = started;
+      undo.push(() => started.stop());
+      historianUrl = started.url;
+    }
+    sink = createPostgresSink({
+      name: sinkName,
+      url: historianUrl,
+      historian,
+      log: log.child({ sink: sinkName }),
+    });
+
+    if (options.inspectPort !== undefined) {
+      const live = await startInspector(options.inspectPort, log);
+      inspector = live;
+      undo.push(() => live.stop());
+    }
+  } catch (e) {
+    await undoAll();
+    throw e;
+  }
 
   const pkiDir = join(plant.varDir, "pki");
   const deps: PlantDeps = {
