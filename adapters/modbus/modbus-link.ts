@@ -9,6 +9,9 @@
  *   per connection and never for a `close()` the caller asked for.
  * - A Modbus exception reply concerns only the tags of that request: they read with bad quality and
  *   the reason (`Modbus exception 2 (illegal data address)`); the link stays up.
+ * - jsmodbus sees only replies the frame guard let through (guarded-socket.ts): bytes that answer no
+ *   request in flight exactly (wrong transaction or unit id, bad MBAP length, wrong function code or
+ *   byte count, garbage) kill the connection with PB_ERR_MODBUS_PROTOCOL, like a timeout does.
  * - The link never retries or reconnects: the connection machine decides that.
  */
 import { Socket } from "node:net";
@@ -18,7 +21,9 @@ import type { Log } from "../../lib/log.ts";
 import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading, TagValue, UnitLink } from "../types.ts";
 import { booleanOf, decodeRegisters, encodeRegisters, isBitArea, widthOf } from "./codec.ts";
-import { modbusExceptionCode, toPlantbridgeError } from "./library-errors.ts";
+import { modbusExceptionReason } from "./exception-codes.ts";
+import { type GuardedSocket, guardSocket } from "./guarded-socket.ts";
+import { toPlantbridgeError } from "./library-errors.ts";
 import { type PlannedRequest, planRequests } from "./request-plan.ts";
 import { createTransactionQueue, type TransactionQueue } from "./transaction-queue.ts";
 
@@ -30,6 +35,8 @@ export interface ModbusLinkDeps {
 
 interface Connection {
   socket: Socket;
+  /** What jsmodbus reads from: only replies that answer a request in flight. */
+  wire: GuardedSocket;
   client: ModbusTCPClient;
   queue: TransactionQueue;
   /** Set once the connection is dead (lost or closed); it never carries requests again. */
@@ -77,8 +84,14 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
   /** Opens a new connection; `exposeAbort` receives the function that cancels it while it is opening. */
   function openSocket(exposeAbort: (abort: (error: PlantbridgeError) => void) => void): Promise<void> {
     const socket = new Socket();
+    const wire = guardSocket(socket, (message) => {
+      lose(
+        conn,
+        new PlantbridgeError(ErrorCode.MODBUS_PROTOCOL, `Modbus protocol error: ${message}`, origin()),
+      );
+    });
     // jsmodbus's own request timer is a fallback only: ours (timeoutMs) always fires first.
-    const client = new ModbusTCPClient(socket, unit.unitId, unit.timeoutMs * 2 + 1000);
+    const client = new ModbusTCPClient(wire.forLibrary, unit.unitId, unit.timeoutMs * 2 + 1000);
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     let lastSocketError: string | undefined;
     socket.on("error", (e) => {
@@ -87,6 +100,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
 
     const conn: Connection = {
       socket,
+      wire,
       client,
       closed,
       ended: false,
@@ -270,9 +284,9 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
 
   /** A Modbus exception marks the request's tags bad; anything else is the link's failure and rejects. */
   function exceptionReadings(request: PlannedRequest, e: unknown, conn: Connection): Map<string, Reading> {
-    const code = modbusExceptionCode(e);
+    const code = conn.wire.exceptionCode(e);
     if (code === undefined) throw linkFailure(e, conn);
-    const reason = toPlantbridgeError(e, origin()).message;
+    const reason = modbusExceptionReason(code);
     log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
     const time = clock();
     return new Map(
@@ -337,7 +351,12 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
         }
       });
     } catch (e) {
-      if (modbusExceptionCode(e) !== undefined) throw toPlantbridgeError(e, origin(name));
+      const code = conn.wire.exceptionCode(e);
+      if (code !== undefined) {
+        throw new PlantbridgeError(ErrorCode.MODBUS_EXCEPTION, modbusExceptionReason(code), origin(name), {
+          cause: e,
+        });
+      }
       if (e instanceof PlantbridgeError) throw withTag(e, name);
       throw linkFailure(e, conn, name);
     }
