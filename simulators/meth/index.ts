@@ -16,6 +16,7 @@ export {
   scaleLoadProfile,
 } from "./load-profile.ts";
 export {
+  type MethRestartOptions,
   type MethServed,
   type MethSimulator,
   type MethSimulatorOptions,

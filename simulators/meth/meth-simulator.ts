@@ -59,6 +59,11 @@ export interface MethServed {
   /** Read service calls, and the nodes they asked for. */
   reads: number;
   readNodes: number;
+  /**
+   * Read calls that asked for at least one variable of METH's namespace (a storage cycle's read),
+   * as opposed to node-opcua's keep-alive reads of the server state.
+   */
+  valueReads: number;
   /** Write service calls. */
   writes: number;
   subscriptions: number;
@@ -75,6 +80,14 @@ export interface MethValues {
   pressure: number;
   methaneProduction: number;
   h2Flowrate: number;
+}
+
+/** How `restart()` reboots the server. */
+export interface MethRestartOptions {
+  /** How long the server stays down (connections refused) before it starts again; default 0. */
+  downMs?: number;
+  /** Runs while the server is down, e.g. to change the demand the restarted server serves. */
+  whileDown?: () => void;
 }
 
 export interface MethSimulator {
@@ -96,8 +109,11 @@ export interface MethSimulator {
   step(dtMs: number): void;
   setFault(fault: MethFault): void;
   clearFaults(): void;
-  /** Stops the server and starts it again on the same port: new session ids, no subscriptions. */
-  restart(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port: new session ids, no subscriptions.
+   * The process (demand, values, faults) is kept, like a PLC's retained memory.
+   */
+  restart(options?: MethRestartOptions): Promise<void>;
   stop(): Promise<void>;
   readonly served: Readonly<MethServed>;
   /** Sessions the server holds now. */
@@ -131,6 +147,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
   const served: MethServed = {
     reads: 0,
     readNodes: 0,
+    valueReads: 0,
     writes: 0,
     subscriptions: 0,
     monitoredItems: 0,
@@ -313,10 +330,14 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
     });
     s.on("request", (request) => {
       switch (request.schema.name) {
-        case "ReadRequest":
+        case "ReadRequest": {
+          const nodes = (request as { nodesToRead?: { nodeId?: { namespace?: number } }[] | null })
+            .nodesToRead;
           served.reads += 1;
-          served.readNodes += (request as { nodesToRead?: unknown[] | null }).nodesToRead?.length ?? 0;
+          served.readNodes += nodes?.length ?? 0;
+          if (nodes?.some((n) => n.nodeId?.namespace === METH_NAMESPACE_INDEX)) served.valueReads += 1;
           break;
+        }
         case "WriteRequest":
           served.writes += 1;
           break;
@@ -479,10 +500,13 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
       }
       publishProcess();
     },
-    async restart(): Promise<void> {
+    async restart(restartOptions: MethRestartOptions = {}): Promise<void> {
       if (stopped)
         throw new PlantbridgeError(ErrorCode.SIMULATOR, "METH simulator is stopped", { unit: "METH" });
       await stopServer();
+      restartOptions.whileDown?.();
+      const downMs = restartOptions.downMs ?? 0;
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       try {
         await startServer();
       } catch (e) {

@@ -13,7 +13,13 @@ import { ModbusTCPServer } from "jsmodbus";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import { type Log, silentLog } from "../../lib/log.ts";
 import type { ConnectionFault, FaultControl } from "../fault-control.ts";
-import { initialPemelState, type PemelState, stepPemel, writePemelRegisters } from "./dynamics.ts";
+import {
+  initialPemelState,
+  type PemelState,
+  statusWordOf,
+  stepPemel,
+  writePemelRegisters,
+} from "./dynamics.ts";
 import { defaultCurveFile, loadFlowCurve } from "./flow-curve.ts";
 import {
   createFrameReader,
@@ -35,7 +41,12 @@ export type PemelFault =
    * second connect is refused) and one transaction at a time (a request pipelined behind another in
    * the same segment gets exception 6, server device busy). Open connections are kept when set.
    */
-  | { kind: "single-connection" };
+  | { kind: "single-connection" }
+  /**
+   * The hydrogen cooling loses its temperature: status bit 10 ("Hydrogen cooling temperature
+   * reached", the control loop's permissive) reads 0 until cleared; the rest of the unit runs on.
+   */
+  | { kind: "cooling-lost" };
 
 export interface PemelSimulatorOptions {
   /** Default 127.0.0.1. */
@@ -310,11 +321,29 @@ export async function startPemelSimulator(options: PemelSimulatorOptions = {}): 
     return values;
   }
 
+  /** The model's state into the registers, with the faults that override what the unit reports. */
+  function publishRegisters(): void {
+    if (faults.has("cooling-lost")) {
+      state.coolingReady = false;
+      state.statusWord = statusWordOf(state);
+    }
+    writePemelRegisters(state, memory.holding);
+  }
+
   /** Large steps are taken in slices of at most `maxSliceMs`, so the lags and the volume stay smooth. */
   function step(dtMs: number): void {
     state.setpoint = memory.holding.readUInt16BE(pemelAddress.currentSetpoint * 2);
     for (let left = dtMs; left > 0; left -= maxSliceMs) stepPemel(state, Math.min(left, maxSliceMs), params);
-    writePemelRegisters(state, memory.holding);
+    publishRegisters();
+  }
+
+  /** A fault that changes what the unit reports takes effect at once, not at the next tick. */
+  function faultsChanged(): void {
+    // stepPemel recomputes bit 10 from the uptime: a zero step brings it back after cooling-lost.
+    state.coolingReady = state.uptimeMs >= params.warmUpMs;
+    state.statusWord = statusWordOf(state);
+    publishRegisters();
+    void syncListening().catch(() => {});
   }
 
   function dropConnections(): void {
@@ -353,16 +382,16 @@ export async function startPemelSimulator(options: PemelSimulatorOptions = {}): 
       }
       log.info({ fault }, "fault set");
       faults.set(fault.kind, fault);
-      void syncListening().catch(() => {});
+      faultsChanged();
     },
     clearFault(kind) {
       if (!faults.delete(kind)) return;
       log.info({ kind }, "fault cleared");
-      void syncListening().catch(() => {});
+      faultsChanged();
     },
     clearFaults() {
       faults.clear();
-      void syncListening().catch(() => {});
+      faultsChanged();
     },
     activeFaults: () => [...faults.values()],
     async restart() {

@@ -1,0 +1,407 @@
+import { createConnection, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningPlant } from "../../../bin/runtime/start-plant.ts";
+import type { PlantHealth } from "../../../machines/plant-health.ts";
+import {
+  type PlantHarness,
+  type StoredSample,
+  startPlantHarness,
+  storedSamples,
+  waitFor,
+} from "../../support/plant-harness.ts";
+import {
+  afterStorageRead,
+  duplicateRows,
+  fastPlant,
+  gridSlots,
+  missingSlots,
+  printFigures,
+  readsByCycle,
+  referenceSetpoint,
+  type StoredCycle,
+  spoolTotals,
+  storageReads,
+  storedCycles,
+  unitHealth,
+  writesSince,
+} from "../../support/unit-faults.ts";
+
+/**
+ * Every PEMEL fault the simulator can inject, one after the other on one running plant: while a
+ * fault lasts PEMEL's 30 signals are stored bad with a reason naming it, METH's keep flowing good,
+ * every cycle keeps its 33 samples; afterwards the link recovers by itself and control writes again.
+ * The stored data is then held against what PEMEL served: every good record is one served read.
+ */
+
+const storageMs = 500;
+// sim.yaml's timeout: shorter ones time out now and then on a loaded machine. A hung read outlasts
+// the storage period: the slots it covers are skipped and counted as overruns.
+const pemelTimeoutMs = 1_000;
+const pemelReconnectMs = 600; // above the storage period: a dropped link misses at least one cycle
+const pemelSignals = 30;
+const timedOut = new RegExp(`no reply to .* within ${pemelTimeoutMs} ms`);
+const methStartingUp = /^unit METH not connected$|^no value pushed yet by METH\./;
+
+interface Episode {
+  name: string;
+  /** What the bad PEMEL samples of this fault say. */
+  reason: RegExp;
+  /** The link goes through a reconnect (every fault but the Modbus exceptions). */
+  reconnects: boolean;
+  minBadCycles: number;
+  setAt: number;
+  clearedAt: number;
+  recoveredAt: number;
+  reconnectsDelta: number;
+  faultsDelta: number;
+  demand: number;
+  setpoint: number;
+  exceptionsDelta: number;
+}
+
+describe("PEMEL faults on the running plant", () => {
+  let h: PlantHarness;
+  let running: RunningPlant;
+  let finalHealth: PlantHealth;
+  let samples: StoredSample[];
+  let cycles: StoredCycle[];
+  const episodes: Episode[] = [];
+
+  beforeAll(async () => {
+    h = await startPlantHarness({
+      name: "pemel-faults",
+      pemel: { warmUpMs: 500 },
+      patch: fastPlant({
+        storageMs,
+        controlMs: 250,
+        failSafeMs: 2_000,
+        pemel: {
+          timeoutMs: pemelTimeoutMs,
+          reconnect: { initialDelayMs: pemelReconnectMs, maxDelayMs: 1_500, factor: 2, jitter: 0 },
+        },
+        meth: {
+          timeoutMs: 2_000,
+          keepAliveMs: 1_000,
+          reconnect: { initialDelayMs: 200, maxDelayMs: 2_000, factor: 2, jitter: 0.2 },
+        },
+      }),
+    });
+    const setpointFor = await referenceSetpoint(h.plant);
+    const { pemel, meth } = h;
+    // Whole-number demands give distinct set points (23, 25, 29, 31, 34, 37, 40, 42 A).
+    const demands = [8, 9, 10, 11, 12, 13, 14, 15];
+    meth.setDemand(demands[0] ?? 8);
+    running = await h.startPlant();
+    await waitFor("the first set point", () => writesSince(pemel, 0).some((w) => w.value === setpointFor(8)));
+    await waitFor("three good cycles", () => storageReads(pemel).length >= 3);
+
+    const badSamples = () => running.health().storage.badSamples;
+    const pemelState = () => unitHealth(running, "PEMEL");
+    let rogue: Socket | undefined;
+
+    const scenarios: {
+      name: string;
+      reason: RegExp;
+      reconnects: boolean;
+      minBadCycles: number;
+      inject(): Promise<void>;
+      clear(): Promise<void>;
+    }[] = [
+      {
+        name: "pemel:drop-connections",
+        reason: /not connected|socket closed/,
+        reconnects: true,
+        minBadCycles: 1,
+        async inject() {
+          pemel.setFault({ kind: "drop-connections" });
+        },
+        async clear() {},
+      },
+      {
+        name: "pemel:stop-answering",
+        reason: new RegExp(`no reply to .* within ${pemelTimeoutMs} ms|not connected|link closed`),
+        reconnects: true,
+        minBadCycles: 3,
+        async inject() {
+          pemel.setFault({ kind: "stop-answering" });
+        },
+        async clear() {
+          pemel.clearFault("stop-answering");
+        },
+      },
+      ...([2, 4, 6] as const).map((code) => ({
+        name: `pemel:exception-${code}`,
+        reason: new RegExp(`^Modbus exception ${code} \\(`),
+        reconnects: false,
+        minBadCycles: 3,
+        async inject() {
+          pemel.setFault({ kind: "exception", code });
+        },
+        async clear() {
+          pemel.clearFault("exception");
+        },
+      })),
+      {
+        // One connection at a time, and an engineering laptop takes it while plantbridge is away.
+        name: "pemel:single-connection",
+        reason: /not connected/,
+        reconnects: true,
+        minBadCycles: 3,
+        async inject() {
+          pemel.setFault({ kind: "single-connection" });
+          // The open link keeps working in this mode (it never pipelines, so no exception 6).
+          const reads = storageReads(pemel).length;
+          await waitFor(
+            "two storage reads in single-connection mode",
+            () => storageReads(pemel).length >= reads + 2,
+          );
+          for (let attempt = 0; rogue === undefined; attempt++) {
+            if (attempt >= 5) throw new Error("the rogue client never got PEMEL's only connection");
+            pemel.setFault({ kind: "refuse-connections" });
+            pemel.setFault({ kind: "drop-connections" });
+            await waitFor("PEMEL without connections", () => pemel.connections() === 0, 5_000);
+            pemel.clearFault("refuse-connections");
+            await pemel.ready();
+            rogue = await connectRogue(pemel.port);
+            if (rogue !== undefined && pemelState().state === "connected") {
+              // plantbridge got in first: its connection is the only one; try again
+              rogue.destroy();
+              rogue = undefined;
+            }
+          }
+        },
+        async clear() {
+          rogue?.destroy();
+          rogue = undefined;
+        },
+      },
+      {
+        // The unit drops off the network: the open connection dies and no new one is accepted.
+        name: "pemel:refuse-connections",
+        reason: /not connected|socket closed/,
+        reconnects: true,
+        minBadCycles: 3,
+        async inject() {
+          pemel.setFault({ kind: "refuse-connections" });
+          const reads = storageReads(pemel).length;
+          // Refusing new connections leaves the open one alone: storage keeps reading through it.
+          await waitFor("a storage read while refusing", () => storageReads(pemel).length > reads);
+          await afterStorageRead(running);
+          pemel.setFault({ kind: "drop-connections" });
+        },
+        async clear() {
+          pemel.clearFault("refuse-connections");
+          await pemel.ready();
+        },
+      },
+    ];
+
+    try {
+      for (const [i, scenario] of scenarios.entries()) {
+        const demand = demands[i + 1] ?? 8;
+        const before = { ...pemelState(), exceptions: pemel.served.exceptionCount };
+        await afterStorageRead(running);
+        const setAt = Date.now();
+        const bad = badSamples();
+        await scenario.inject();
+        await waitFor(
+          `${scenario.minBadCycles} bad PEMEL cycles during ${scenario.name}`,
+          () => badSamples() >= bad + scenario.minBadCycles * pemelSignals,
+        );
+        await afterStorageRead(running);
+        const clearedAt = Date.now();
+        await scenario.clear();
+        await waitFor(`PEMEL connected after ${scenario.name}`, () => {
+          const unit = pemelState();
+          return unit.state === "connected" && (!scenario.reconnects || unit.reconnects > before.reconnects);
+        });
+        await waitFor(`a good storage read after ${scenario.name}`, () =>
+          storageReads(pemel).some((r) => r.time > clearedAt),
+        );
+        // Control resumes: a new demand reaches PEMEL's set point register.
+        meth.setDemand(demand);
+        await waitFor(`the set point for demand ${demand} after ${scenario.name}`, () =>
+          writesSince(pemel, clearedAt).some((w) => w.value === setpointFor(demand)),
+        );
+        if (scenario.name === "pemel:single-connection") pemel.clearFault("single-connection");
+        const after = pemelState();
+        episodes.push({
+          name: scenario.name,
+          reason: scenario.reason,
+          reconnects: scenario.reconnects,
+          minBadCycles: scenario.minBadCycles,
+          setAt,
+          clearedAt,
+          recoveredAt: Date.now(),
+          reconnectsDelta: after.reconnects - before.reconnects,
+          faultsDelta: after.faults - before.faults,
+          demand,
+          setpoint: setpointFor(demand),
+          exceptionsDelta: pemel.served.exceptionCount - before.exceptions,
+        });
+      }
+      await afterStorageRead(running);
+    } finally {
+      rogue?.destroy();
+      pemel.clearFaults();
+      await h.stopPlant();
+    }
+    finalHealth = running.health();
+    samples = await storedSamples(h.schema);
+    cycles = storedCycles(samples, h.plant.storage.tags);
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("every cycle holds 33 samples; METH is good in every cycle once up; PEMEL is all good or all bad", () => {
+    expect(cycles.length).toBeGreaterThan(20);
+    // The plant's first cycles may come before the OPC UA session and its subscription are up.
+    const methUp = cycles.findIndex((c) => c.quality("METH") === "good");
+    expect(methUp).toBeGreaterThanOrEqual(0);
+    for (const cycle of cycles.slice(0, methUp)) {
+      for (const reason of cycle.reasons("METH")) expect(reason).toMatch(methStartingUp);
+    }
+    for (const cycle of cycles) {
+      expect(cycle.samples.size, `cycle ${cycle.time}`).toBe(33);
+      expect(["good", "bad"], `PEMEL at ${cycle.time}`).toContain(cycle.quality("PEMEL"));
+    }
+    for (const cycle of cycles.slice(methUp)) {
+      expect(cycle.quality("METH"), `METH at ${cycle.time}: ${cycle.reasons("METH")[0]}`).toBe("good");
+    }
+  });
+
+  it("every good PEMEL record is the storage read PEMEL served for its cycle; none lost, none twice", () => {
+    const { byCycle, beforeFirstCycle } = readsByCycle(cycles, storageReads(h.pemel));
+    expect(beforeFirstCycle).toEqual([]);
+    for (const cycle of cycles) {
+      const reads = byCycle.get(cycle.time) ?? [];
+      expect(reads.length, `reads served for cycle ${cycle.time}`).toBeLessThanOrEqual(1);
+      const read = reads[0];
+      if (cycle.quality("PEMEL") === "bad") {
+        // A read the unit answered after the link had given up (PEMEL's timeout): the cycle is
+        // stored bad with the timeout, the answer reached nobody. Only a timeout can explain it.
+        if (read !== undefined) for (const r of cycle.reasons("PEMEL")) expect(r).toMatch(timedOut);
+        continue;
+      }
+      if (read === undefined) throw new Error(`no served read for the good cycle ${cycle.time}`);
+      const status = read.values[0] ?? -1;
+      expect(cycle.samples.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe((status >> 10) & 1);
+      expect(cycle.samples.get("PEMEL.el_power_act")?.value).toBe(read.values[4]);
+      expect(cycle.samples.get("PEMEL.el_calch2volume_sum")?.value).toBe(read.values[11]);
+      expect(cycle.samples.get("PEMEL.el_h2_cooling_temp_act")?.value).toBe(read.values[17]);
+    }
+  });
+
+  it("the historian holds exactly what storage sampled and the spool was given", () => {
+    const storage = finalHealth.storage;
+    expect(duplicateRows(samples)).toBe(0);
+    expect(cycles.length).toBe(storage.cycles);
+    expect(samples.length).toBe(storage.samples);
+    expect(samples.filter((s) => s.quality !== 0).length).toBe(storage.badSamples);
+    const spool = spoolTotals(h.plant.storage.spool.path);
+    expect(spool.appended).toBe(storage.samples);
+    expect(spool.duplicates).toBe(0);
+    expect(storage.dropped).toBe(0);
+    // A grid slot without a cycle is never silent: it was skipped as an overrun and counted.
+    expect(missingSlots(cycles, storageMs)).toBeLessThanOrEqual(storage.overruns);
+  });
+
+  it.each([
+    "pemel:drop-connections",
+    "pemel:stop-answering",
+    "pemel:exception-2",
+    "pemel:exception-4",
+    "pemel:exception-6",
+    "pemel:single-connection",
+    "pemel:refuse-connections",
+  ])("%s: bad while it lasts, named; recovered by itself; exact counts", (name) => {
+    const index = episodes.findIndex((e) => e.name === name);
+    const episode = episodes[index];
+    if (episode === undefined) throw new Error(`${name} did not run`);
+    const windowEnd = episodes[index + 1]?.setAt ?? Number.POSITIVE_INFINITY;
+    const inWindow = (t: number) => t >= episode.setAt && t < windowEnd;
+    const own = cycles.filter((c) => inWindow(c.time));
+    const ownRows = samples.filter((s) => inWindow(s.time));
+
+    // "During" the fault, from the stored data: the run of bad PEMEL cycles. It starts after the
+    // fault was injected, ends before control had resumed, and is one unbroken run.
+    const badIdx = own.flatMap((c, i) => (c.quality("PEMEL") === "bad" ? [i] : []));
+    expect(badIdx.length).toBeGreaterThanOrEqual(episode.minBadCycles);
+    const firstBad = own[badIdx[0] ?? 0];
+    const lastBad = own[badIdx.at(-1) ?? 0];
+    expect(firstBad?.time).toBeGreaterThan(episode.setAt - 1);
+    expect(lastBad?.time).toBeLessThan(episode.recoveredAt);
+    expect((badIdx.at(-1) ?? 0) - (badIdx[0] ?? 0) + 1).toBe(badIdx.length);
+    for (const i of badIdx) {
+      for (const reason of own[i]?.reasons("PEMEL") ?? []) expect(reason).toMatch(episode.reason);
+    }
+    const badPemelSamples = ownRows.filter((s) => s.tag.startsWith("PEMEL.") && s.quality !== 0).length;
+    expect(badPemelSamples).toBe(badIdx.length * pemelSignals);
+    const methGood = ownRows.filter((s) => s.tag.startsWith("METH.") && s.quality === 0).length;
+    expect(methGood).toBe(own.length * 3);
+
+    // Served storage reads against good PEMEL records in the same window. A read served for a
+    // cycle stored bad was answered after PEMEL's timeout: by definition lost, and said so.
+    const { byCycle } = readsByCycle(cycles, storageReads(h.pemel));
+    const served = own.reduce((n, c) => n + (byCycle.get(c.time)?.length ?? 0), 0);
+    const stored = own.filter((c) => c.quality("PEMEL") === "good").length;
+    const answeredTooLate = own.filter(
+      (c) =>
+        c.quality("PEMEL") === "bad" &&
+        (byCycle.get(c.time)?.length ?? 0) > 0 &&
+        c.reasons("PEMEL").every((r) => timedOut.test(r)),
+    ).length;
+    const duplicated = duplicateRows(ownRows);
+    const lost = served - stored;
+    printFigures({
+      fault: name,
+      served,
+      stored,
+      lost,
+      duplicated,
+      answeredTooLate,
+      cycles: own.length,
+      skippedSlots: Number.isFinite(windowEnd)
+        ? gridSlots(episode.setAt, windowEnd, storageMs) - own.length
+        : undefined,
+      badCycles: badIdx.length,
+      badSamples: badPemelSamples,
+      methGoodSamples: methGood,
+      reconnects: episode.reconnectsDelta,
+      linkFaults: episode.faultsDelta,
+      exceptionReplies: episode.exceptionsDelta,
+      setpointAfterRecovery: episode.setpoint,
+    });
+    expect(lost).toBe(answeredTooLate);
+    expect(answeredTooLate).toBe(0);
+    expect(duplicated).toBe(0);
+
+    // The link recovered by itself: through a reconnect, except for Modbus exceptions (link stays up).
+    if (episode.reconnects) {
+      expect(episode.reconnectsDelta).toBeGreaterThanOrEqual(1);
+      expect(episode.faultsDelta).toBeGreaterThanOrEqual(1);
+    } else {
+      expect(episode.reconnectsDelta).toBe(0);
+      expect(episode.faultsDelta).toBe(0);
+    }
+    // Exception replies only where the fault asks for them (single-connection: the link never pipelines).
+    if (name.startsWith("pemel:exception")) expect(episode.exceptionsDelta).toBeGreaterThan(0);
+    else expect(episode.exceptionsDelta).toBe(0);
+    // Control resumed: the new demand's set point reached PEMEL after the fault was cleared.
+    expect(writesSince(h.pemel, episode.clearedAt).map((w) => w.value)).toContain(episode.setpoint);
+  });
+});
+
+/** A plain TCP client holding one of PEMEL's connections; undefined when PEMEL refused it. */
+function connectRogue(port: number): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+  });
+}
