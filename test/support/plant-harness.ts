@@ -164,7 +164,10 @@ export function byCycle(samples: readonly StoredSample[]): Map<number, Map<strin
   const cycles = new Map<number, Map<string, StoredSample>>();
   for (const s of samples) {
     let cycle = cycles.get(s.time);
-    if (!cycle) cycles.set(s.time, (cycle = new Map()));
+    if (!cycle) {
+      cycle = new Map();
+      cycles.set(s.time, cycle);
+    }
     cycle.set(s.tag, s);
   }
   return cycles;
