@@ -13,7 +13,11 @@ describe("bench statistics", () => {
   });
 
   it("a variant's figures are the medians of its repeats; a ratio divides them", () => {
-    const fast = variantOf("merged", "plantbridge", [{ "scans/s": 300 }, { "scans/s": 100 }, { "scans/s": 200 }]);
+    const fast = variantOf("merged", "plantbridge", [
+      { "scans/s": 300 },
+      { "scans/s": 100 },
+      { "scans/s": 200 },
+    ]);
     const slow = variantOf("per tag", "baseline", [{ "scans/s": 10 }, { "scans/s": 20 }, { "scans/s": 30 }]);
     expect(fast.figures["scans/s"]).toBe(200);
     expect(median([3, 1, 2])).toBe(2);
