@@ -8,6 +8,7 @@ import type { PlantbridgeError } from "../lib/errors.ts";
 import { configProblem } from "./config-error.ts";
 import { formatAddress, parseAddress, parseDuration } from "./durations.ts";
 import { curvePath } from "./normalise-plant.ts";
+import { modbusRegisterWidth } from "./plant-types.ts";
 import type {
   RawControlLoop,
   RawDuration,
@@ -28,17 +29,8 @@ import {
 } from "./tag-catalogue.ts";
 import { type Anchor, locate, type PlantSource } from "./yaml-source.ts";
 
-/** Registers a Modbus data type occupies. */
-export const REGISTERS_OF = {
-  bool: 1,
-  bits: 1,
-  int16: 1,
-  uint16: 1,
-  int32: 2,
-  uint32: 2,
-  float32: 2,
-  float64: 4,
-} as const;
+/** Registers a Modbus data type of the plant file occupies (a `bits` status word is one register). */
+export const REGISTERS_OF = { ...modbusRegisterWidth, bits: 1 } as const;
 
 /** Raw integer range of the integer types, for the limits of a writable tag. */
 const RAW_RANGE: Partial<Record<keyof typeof REGISTERS_OF, [number, number]>> = {

@@ -37,6 +37,18 @@ export type ModbusArea = "holding" | "input" | "coil" | "discrete";
  */
 export type ModbusDataType = "bool" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "bit";
 
+/** Registers (or coils) one value of each Modbus data type occupies. */
+export const modbusRegisterWidth = {
+  bool: 1,
+  bit: 1,
+  int16: 1,
+  uint16: 1,
+  int32: 2,
+  uint32: 2,
+  float32: 2,
+  float64: 4,
+} as const satisfies Record<ModbusDataType, number>;
+
 /**
  * Byte order of multi-register values, as Telegraf and most device manuals name it:
  * ABCD = big-endian words, high word first (Modbus default); CDAB = low word first;

@@ -13,7 +13,12 @@
  * `bool` and `bit` tags ignore the word order: they look at the register as received.
  */
 import { ErrorCode, type ErrorOrigin, PlantbridgeError } from "../../lib/errors.ts";
-import type { ModbusArea, ModbusDataType, WordOrder } from "../../schemas/plant-types.ts";
+import {
+  type ModbusArea,
+  type ModbusDataType,
+  modbusRegisterWidth,
+  type WordOrder,
+} from "../../schemas/plant-types.ts";
 import type { TagValue } from "../types.ts";
 
 /** What the codec needs to know about a tag. `ModbusTagConfig` satisfies it. */
@@ -27,16 +32,7 @@ export interface ValueFormat {
 }
 
 /** Registers (or coils) one value of each type occupies. */
-export const registerWidth = {
-  bool: 1,
-  bit: 1,
-  int16: 1,
-  uint16: 1,
-  int32: 2,
-  uint32: 2,
-  float32: 2,
-  float64: 4,
-} as const satisfies Record<ModbusDataType, number>;
+export const registerWidth = modbusRegisterWidth;
 
 /** Raw (before scale/offset) range of each numeric type, inclusive. */
 export const rawRange = {
