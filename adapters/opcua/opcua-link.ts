@@ -12,13 +12,13 @@ import {
   type StatusCode,
   StatusCodes,
 } from "node-opcua";
+import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading, TagValue, UnitLink, Unsubscribe } from "../types.ts";
 import { checkSecurity, opcuaClientOptions, userIdentity } from "./client-options.ts";
 import { prepareClientPki } from "./client-pki.ts";
-import { withDeadline } from "./deadline.ts";
 import { type NodeIdResolution, resolveTagNodeIds, usesNamespaceUri } from "./node-ids.ts";
 import { connectError, serviceError, severityOf, statusName } from "./status.ts";
 import { openTagSubscription, type TagSubscription } from "./subscription.ts";

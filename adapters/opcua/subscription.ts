@@ -6,7 +6,7 @@
  */
 import {
   AttributeIds,
-  type ClientMonitoredItemGroup,
+  ClientMonitoredItemGroup,
   type ClientSession,
   type ClientSubscription,
   DataChangeFilter,
@@ -16,11 +16,11 @@ import {
   type StatusCode,
   TimestampsToReturn,
 } from "node-opcua";
+import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading } from "../types.ts";
-import { withDeadline } from "./deadline.ts";
 import type { NodeIdResolution } from "./node-ids.ts";
 import { serviceError, severityOf, statusName } from "./status.ts";
 import { badReading, readingFromDataValue } from "./values.ts";
@@ -169,12 +169,24 @@ export async function openTagSubscription(
         100,
         Math.max(1, Math.ceil(counts.publishingInterval / Math.max(1, samplingInterval))),
       );
-      const items = await withDeadline(
-        subscription.monitorItems(
-          group.map((t) => ({ nodeId: nodeIds.get(t.name)!, attributeId: AttributeIds.Value })),
-          { samplingInterval, queueSize, discardOldest: true, filter: filterFor(first) },
-          TimestampsToReturn.Both,
-        ),
+      // Created synchronously with its "changed" listener attached before the server can answer:
+      // the first values may arrive in the same network read as the CreateMonitoredItems reply.
+      const items = ClientMonitoredItemGroup.create(
+        subscription,
+        group.map((t) => ({ nodeId: nodeIds.get(t.name)!, attributeId: AttributeIds.Value })),
+        { samplingInterval, queueSize, discardOldest: true, filter: filterFor(first) },
+        TimestampsToReturn.Both,
+      );
+      monitored.push(items);
+      items.on("changed", (_item: unknown, dv: DataValue, index: number) => {
+        const tag = group[index];
+        if (tag !== undefined) deliver(tag.name, readingFromDataValue(dv, ctx.now()));
+      });
+      await withDeadline(
+        new Promise<void>((resolve, reject) => {
+          items.once("initialized", () => resolve());
+          items.once("err", (message: string) => reject(new Error(message)));
+        }),
         unit.timeoutMs,
         () =>
           new PlantbridgeError(
@@ -183,11 +195,6 @@ export async function openTagSubscription(
             origin,
           ),
       );
-      monitored.push(items);
-      items.on("changed", (_item: unknown, dv: DataValue, index: number) => {
-        const tag = group[index];
-        if (tag !== undefined) deliver(tag.name, readingFromDataValue(dv, ctx.now()));
-      });
       items.monitoredItems.forEach((item, index) => {
         const tag = group[index];
         if (tag !== undefined && severityOf(item.statusCode) !== "good") {

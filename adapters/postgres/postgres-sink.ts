@@ -13,6 +13,7 @@
 import type { DatabasePool } from "slonik";
 import { sql } from "slonik";
 import { z } from "zod";
+import { withDeadline } from "../../lib/deadline.ts";
 import {
   ErrorCode,
   type ErrorOrigin,
@@ -24,7 +25,6 @@ import type { Log } from "../../lib/log.ts";
 import type { HistorianConfig } from "../../schemas/plant-types.ts";
 import type { HistorianSink, SpooledSample, TagInfo } from "../types.ts";
 import { classifyHistorianError } from "./classify-error.ts";
-import { withDeadline } from "./deadline.ts";
 import type { HistorianLayout } from "./layout.ts";
 import { narrowLayout } from "./narrow-layout.ts";
 import { createHistorianPool } from "./pool.ts";
