@@ -7,6 +7,24 @@
 
 const injectedKeys = new Set(["deps", "io", "link", "links", "spool", "sink", "sinks", "log", "transform"]);
 
+/** Keys whose values are secrets (OPC UA password, historian URL with its password): never sent. */
+const secretKeys = new Set(["password", "url"]);
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Copies plain data (the plant config, counters) with every secret replaced. */
+function withoutSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value !== "object" || value === null || depth > 8) return value;
+  if (Array.isArray(value)) return value.map((v) => withoutSecrets(v, depth + 1));
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, secretKeys.has(k) ? "[secret]" : withoutSecrets(v, depth + 1)]),
+  );
+}
+
 function isActorRef(value: object): value is { id: string; sessionId: string } {
   return "sessionId" in value && "send" in value && "id" in value;
 }
@@ -19,7 +37,7 @@ function label(key: string, value: unknown): unknown {
   if (key === "units" || key === "loops" || key === "forwarders") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, label(k, v)]));
   }
-  return value;
+  return withoutSecrets(value);
 }
 
 export function inspectableContext(context: unknown): unknown {

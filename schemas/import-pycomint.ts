@@ -42,7 +42,13 @@ interface Signal {
 
 /** Reads the four files in `dir` and returns the text of an equivalent plant file. */
 export async function importPycomint(dir: string, options: ImportPycomintOptions = {}): Promise<string> {
-  const [gen, modbus, opcua, sqlFile] = await Promise.all(FILES.map((name) => readOriginal(join(dir, name))));
+  // Read in parallel, but report a failure in file order: which read fails first must not decide the message.
+  const settled = await Promise.allSettled(FILES.map((name) => readOriginal(join(dir, name))));
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const [gen, modbus, opcua, sqlFile] = settled.map(
+    (r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof readOriginal>>>).value,
+  );
   const outputDir = dirname(resolve(options.output ?? join(process.cwd(), "plant.yaml")));
   const g = gen!;
   const m = modbus!;

@@ -1,7 +1,9 @@
 import { createServer } from "node:net";
 import { createWebSocketInspector } from "@statelyai/inspect";
 import { createInspectorServer } from "@statelyai/inspect/server";
+import type { MachineContext } from "xstate";
 import type { Log } from "../../lib/log.ts";
+import { inspectableContext } from "../../machines/inspect-context.ts";
 
 export interface LiveInspector {
   /** Pass to `createActor(machine, { inspect })`. */
@@ -28,7 +30,11 @@ async function assertPortFree(port: number): Promise<void> {
 export async function startInspector(port: number, log: Log): Promise<LiveInspector> {
   await assertPortFree(port);
   const server = createInspectorServer({ port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
+  // Contexts hold links, the spool and the plant config: send plain figures only, never a secret.
+  const inspector = createWebSocketInspector({
+    url: `ws://localhost:${port}`,
+    sanitizeContext: (context) => inspectableContext(context) as MachineContext,
+  });
   const url = `http://localhost:${port}`;
   log.info({ url }, `Stately inspector: open ${url} in a browser`);
   return {
