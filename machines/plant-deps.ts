@@ -36,5 +36,6 @@ export const plantDefaults = {
   shutdownFlushMs: 10_000,
   forwarderIdleMs: 1000,
   closeGraceMs: 5000,
-  historianRetry: { initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2, jitter: 0.2 },
+  // A historian that comes back is written to again within 10 s at most.
+  historianRetry: { initialDelayMs: 1000, maxDelayMs: 10_000, factor: 2, jitter: 0.2 },
 } as const satisfies Required<Omit<PlantInput, "plant" | "deps">>;

@@ -41,10 +41,9 @@ const sinkName = "postgres";
 
 function createLink(unit: UnitConfig, log: Log, pkiDir: string): UnitLink {
   // The adapters name their unit in every log line themselves.
-  const unitLog = log;
   return unit.protocol === "modbus-tcp"
-    ? createModbusLink(unit, { log: unitLog })
-    : createOpcuaLink(unit, { log: unitLog, pkiDir });
+    ? createModbusLink(unit, { log })
+    : createOpcuaLink(unit, { log, pkiDir });
 }
 
 /**
