@@ -3,15 +3,10 @@
  * variables (namespace index 7, the reference plant's node ids), with load-profile
  * dynamics and fault injection.
  */
-import { mkdirSync } from "node:fs";
 import type { Socket } from "node:net";
-import { join } from "node:path";
 import {
-  MessageSecurityMode,
   MonitoredItem,
-  OPCUACertificateManager,
   OPCUAServer,
-  SecurityPolicy,
   ServerState,
   StatusCodes,
   Subscription,
@@ -28,9 +23,14 @@ import {
   methDataType,
   methVariables,
 } from "./address-space.ts";
+import { createClientSockets } from "./client-sockets.ts";
 import { initialProcess, type MethProcess, stepMeth } from "./dynamics.ts";
 import type { MethBadStatus, MethFault } from "./faults.ts";
 import { defaultLoadProfile, demandAt, type LoadProfile } from "./load-profile.ts";
+import { countServed, type MethServed, noneServed } from "./served-counter.ts";
+import { methServerOptions } from "./server-options.ts";
+
+export type { MethServed } from "./served-counter.ts";
 
 export interface MethSimulatorOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -52,27 +52,6 @@ export interface MethSimulatorOptions {
   /** Smallest sampling interval the variables and the server accept, ms. Default 10. */
   minimumSamplingIntervalMs?: number;
   log?: Log;
-}
-
-/** What the server has served since the simulator started (across restarts). */
-export interface MethServed {
-  /** Read service calls, and the nodes they asked for. */
-  reads: number;
-  readNodes: number;
-  /**
-   * Read calls that asked for at least one variable of METH's namespace (a storage cycle's read),
-   * as opposed to node-opcua's keep-alive reads of the server state.
-   */
-  valueReads: number;
-  /** Write service calls. */
-  writes: number;
-  subscriptions: number;
-  monitoredItems: number;
-  /** CreateSession calls, ActivateSession calls. */
-  sessionsCreated: number;
-  sessionsActivated: number;
-  /** Secure channels opened (every connection attempt that got as far as HEL). */
-  channels: number;
 }
 
 export interface MethValues {
@@ -144,17 +123,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
   Subscription.minimumPublishingInterval = Math.min(Subscription.minimumPublishingInterval, minSampling);
   MonitoredItem.minimumSamplingInterval = Math.min(MonitoredItem.minimumSamplingInterval, minSampling);
 
-  const served: MethServed = {
-    reads: 0,
-    readNodes: 0,
-    valueReads: 0,
-    writes: 0,
-    subscriptions: 0,
-    monitoredItems: 0,
-    sessionsCreated: 0,
-    sessionsActivated: 0,
-    channels: 0,
-  };
+  const served: MethServed = noneServed();
 
   // ---------------------------------------------------------------- process state
   const startedAt = clock();
@@ -163,9 +132,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
   let demand = demandAt(profile, 0);
   let reactor: MethProcess = initialProcess(demand);
   let frozen = false;
-  let answering = true;
   const badStatus = new Map<MethVariableKey, MethBadStatus>();
-  const pausedSockets = new Set<Socket>();
 
   let server: OPCUAServer | undefined;
   let variables = new Map<MethVariableKey, UAVariable>();
@@ -219,38 +186,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
   }
 
   // ---------------------------------------------------------------- sockets and faults
-  /** Every client socket the server holds, as accepted by its listener. */
-  const clientSockets = new Set<Socket>();
-
-  function holdSocket(socket: Socket): void {
-    socket.pause();
-    pausedSockets.add(socket);
-  }
-
-  function onConnection(socket: Socket): void {
-    clientSockets.add(socket);
-    socket.once("close", () => {
-      clientSockets.delete(socket);
-      pausedSockets.delete(socket);
-    });
-    // node-opcua resumes an accepted socket when it sets up the channel (possibly later than this
-    // listener): while the server is not answering, every resume is undone before data flows.
-    socket.on("resume", () => {
-      if (!answering) holdSocket(socket);
-    });
-    if (!answering) holdSocket(socket);
-  }
-
-  function stopAnswering(): void {
-    answering = false;
-    for (const socket of clientSockets) holdSocket(socket);
-  }
-
-  function answerAgain(): void {
-    answering = true;
-    for (const socket of pausedSockets) socket.resume();
-    pausedSockets.clear();
-  }
+  const sockets = createClientSockets();
 
   /** The server closes sessions as after a session timeout; their channels stay open. */
   function closeSessions(): void {
@@ -263,60 +199,23 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
 
   /** Sockets first (clients see the connection break), then the sessions they leave behind. */
   function dropConnections(): void {
-    for (const socket of clientSockets) socket.destroy();
-    clientSockets.clear();
-    pausedSockets.clear();
+    sockets.destroyAll();
     closeSessions();
   }
 
   // ---------------------------------------------------------------- server life
   async function startServer(): Promise<void> {
-    const serverPki = join(options.pkiDir, "server");
-    const userPki = join(options.pkiDir, "user");
-    mkdirSync(serverPki, { recursive: true });
-    mkdirSync(userPki, { recursive: true });
-    const s = new OPCUAServer({
-      host,
-      port,
-      hostname: "127.0.0.1",
-      alternateHostname: ["127.0.0.1"],
-      serverCertificateManager: new OPCUACertificateManager({
-        rootFolder: serverPki,
-        automaticallyAcceptUnknownCertificate: true,
+    const s = new OPCUAServer(
+      methServerOptions({
+        host,
+        port,
+        pkiDir: options.pkiDir,
+        allowAnonymous,
+        minSampling,
+        ...(options.username !== undefined ? { username: options.username } : {}),
+        ...(options.password !== undefined ? { password: options.password } : {}),
       }),
-      userCertificateManager: new OPCUACertificateManager({
-        rootFolder: userPki,
-        automaticallyAcceptUnknownCertificate: true,
-      }),
-      securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
-      securityPolicies: [
-        SecurityPolicy.None,
-        SecurityPolicy.Basic256Sha256,
-        SecurityPolicy.Aes128_Sha256_RsaOaep,
-        SecurityPolicy.Aes256_Sha256_RsaPss,
-      ],
-      allowAnonymous,
-      ...(options.username !== undefined
-        ? {
-            userManager: {
-              isValidUser: (username: string, password: string) =>
-                username === options.username && password === options.password,
-            },
-          }
-        : {}),
-      serverCapabilities: {
-        maxSessions: 50,
-        minSupportedSampleRate: minSampling,
-      },
-      maxConnectionsPerEndpoint: 50,
-      isAuditing: false,
-      serverInfo: {
-        applicationUri: "urn:plantbridge:sim:meth:server",
-        productUri: "urn:plantbridge:sim:meth",
-        applicationName: { text: "plantbridge METH simulator" },
-      },
-      buildInfo: { productName: "plantbridge METH simulator", manufacturerName: "plantbridge" },
-    });
+    );
     await s.initialize();
     const addressSpace = s.engine.addressSpace;
     if (!addressSpace) throw new Error("the OPC UA server has no address space after initialize()");
@@ -325,39 +224,10 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
     publishProcess();
     for (const key of badStatus.keys()) publish(key);
 
-    s.on("newChannel", () => {
-      served.channels += 1;
-    });
-    s.on("request", (request) => {
-      switch (request.schema.name) {
-        case "ReadRequest": {
-          const nodes = (request as { nodesToRead?: { nodeId?: { namespace?: number } }[] | null })
-            .nodesToRead;
-          served.reads += 1;
-          served.readNodes += nodes?.length ?? 0;
-          if (nodes?.some((n) => n.nodeId?.namespace === METH_NAMESPACE_INDEX)) served.valueReads += 1;
-          break;
-        }
-        case "WriteRequest":
-          served.writes += 1;
-          break;
-        case "CreateSubscriptionRequest":
-          served.subscriptions += 1;
-          break;
-        case "CreateMonitoredItemsRequest":
-          served.monitoredItems +=
-            (request as { itemsToCreate?: unknown[] | null }).itemsToCreate?.length ?? 0;
-          break;
-        case "CreateSessionRequest":
-          served.sessionsCreated += 1;
-          break;
-        case "ActivateSessionRequest":
-          served.sessionsActivated += 1;
-          break;
-      }
-    });
+    countServed(s, served);
     await s.start();
-    for (const endpoint of endpointsOf(s)) endpoint._server?.on("connection", onConnection);
+    for (const endpoint of endpointsOf(s))
+      endpoint._server?.on("connection", (socket: Socket) => sockets.accept(socket));
     const listening = s.endpoints[0]?.port;
     if (listening === undefined) throw new Error("the OPC UA server has no endpoint after start()");
     port = listening;
@@ -370,9 +240,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
     variables = new Map();
     if (s === undefined) return;
     // Paused sockets would keep the listener from releasing the port.
-    for (const socket of clientSockets) socket.destroy();
-    clientSockets.clear();
-    pausedSockets.clear();
+    sockets.destroyAll();
     s.engine.setServerState(ServerState.Shutdown);
     await s.shutdown(0);
   }
@@ -480,7 +348,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
           closeSessions();
           return;
         case "stop-answering":
-          stopAnswering();
+          sockets.stopAnswering();
           return;
         case "freeze":
           frozen = true;
@@ -491,7 +359,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
       const wasBad = [...badStatus.keys()];
       badStatus.clear();
       frozen = false;
-      answerAgain();
+      sockets.answerAgain();
       for (const key of wasBad) {
         const spec = methVariables[key];
         const current = key in processValue ? processValue[key as keyof typeof processValue]() : undefined;
