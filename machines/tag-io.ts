@@ -46,6 +46,11 @@ interface UnitImage {
   tags: ReadonlyMap<string, TagConfig>;
   subscribed: readonly string[];
   link: TagLink | undefined;
+  /**
+   * Counts attaches and detaches. A unit keeps its link object across reconnects, so a late failure of a
+   * call made on an earlier connection is recognised by its generation, not by the link object.
+   */
+  generation: number;
   /** Latest pushed reading per subscribed tag, while attached. */
   pushed: Map<string, Reading>;
 }
@@ -64,7 +69,14 @@ export function createTagIO(options: TagIOOptions): TagIO {
   for (const unit of options.units) {
     const tags = new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t]));
     const subscribed = unit.tags.filter(isSubscribedTag).map((t) => t.name);
-    images.set(unit.name, { config: unit, tags, subscribed, link: undefined, pushed: new Map() });
+    images.set(unit.name, {
+      config: unit,
+      tags,
+      subscribed,
+      link: undefined,
+      generation: 0,
+      pushed: new Map(),
+    });
   }
 
   function reportLinkFailure(unit: string, error: PlantbridgeError): void {
@@ -96,6 +108,7 @@ export function createTagIO(options: TagIOOptions): TagIO {
       else polled.push(tag);
     }
     if (polled.length === 0) return;
+    const generation = image.generation;
     try {
       const readings = await link.read(polled);
       for (const tag of polled)
@@ -105,7 +118,7 @@ export function createTagIO(options: TagIOOptions): TagIO {
       const reason = errorMessage(e);
       for (const tag of polled) put(tag, bad(reason, now()));
       // A read that rejects is a link failure by the UnitLink contract.
-      if (image.link === link) reportLinkFailure(unit, error);
+      if (image.generation === generation) reportLinkFailure(unit, error);
     }
   }
 
@@ -137,12 +150,14 @@ export function createTagIO(options: TagIOOptions): TagIO {
         return;
       }
       image.link = link;
+      image.generation += 1;
       image.pushed.clear();
     },
     detach(unit) {
       const image = images.get(unit);
       if (image === undefined) return;
       image.link = undefined;
+      image.generation += 1;
       image.pushed.clear();
     },
     isAttached(unit) {
@@ -161,11 +176,12 @@ export function createTagIO(options: TagIOOptions): TagIO {
     },
     async write(ref, value) {
       const { image, link } = checkWrite(ref, value);
+      const generation = image.generation;
       try {
         await link.write(ref.tag, value);
       } catch (e) {
         const error = asPlantbridgeError(e, ErrorCode.LINK_LOST, ref);
-        if (isLinkFailure(e) && image.link === link) reportLinkFailure(ref.unit, error);
+        if (isLinkFailure(e) && image.generation === generation) reportLinkFailure(ref.unit, error);
         throw error;
       }
     },

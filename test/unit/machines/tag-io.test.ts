@@ -87,6 +87,29 @@ describe("tag I/O", () => {
     expect(failures[0]?.error.code).toBe(ErrorCode.MODBUS_TIMEOUT);
   });
 
+  it("does not fault a fresh connection for a late failure of a read made on the previous one", async () => {
+    const { io, pemel, failures } = setup();
+    io.attach("PEMEL", pemel);
+    let failLate: (e: unknown) => void = () => {};
+    pemel.readHandler = () =>
+      new Promise((_, reject) => {
+        failLate = reject;
+      });
+    const pending = io.read([{ unit: "PEMEL", tag: "current" }]);
+    // The connection faults and comes back with the same link object before the old read settles.
+    io.detach("PEMEL");
+    io.attach("PEMEL", pemel);
+    failLate(new PlantbridgeError(ErrorCode.LINK_LOST, "socket closed", { unit: "PEMEL" }));
+    const readings = await pending;
+    expect(readings.get("PEMEL.current")).toMatchObject({ quality: "bad", value: null });
+    expect(failures).toHaveLength(0);
+    // A failure on the current connection is still reported.
+    pemel.readHandler = undefined;
+    pemel.readFailure = new PlantbridgeError(ErrorCode.LINK_LOST, "socket closed", { unit: "PEMEL" });
+    await io.read([{ unit: "PEMEL", tag: "current" }]);
+    expect(failures).toHaveLength(1);
+  });
+
   it("wraps plain-object rejections into coded errors", async () => {
     const { io, pemel, failures } = setup();
     io.attach("PEMEL", pemel);
