@@ -65,8 +65,11 @@ export interface MethValues {
 export interface MethRestartOptions {
   /** How long the server stays down (connections refused) before it starts again; default 0. */
   downMs?: number;
-  /** Runs while the server is down, e.g. to change the demand the restarted server serves. */
-  whileDown?: () => void;
+  /**
+   * Runs while the server is down, e.g. to change the demand the restarted server serves; the server
+   * starts again once it has settled and `downMs` has passed.
+   */
+  whileDown?: () => void | Promise<void>;
 }
 
 export interface MethSimulator {
@@ -372,7 +375,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
       if (stopped)
         throw new PlantbridgeError(ErrorCode.SIMULATOR, "METH simulator is stopped", { unit: "METH" });
       await stopServer();
-      restartOptions.whileDown?.();
+      await restartOptions.whileDown?.();
       const downMs = restartOptions.downMs ?? 0;
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       try {

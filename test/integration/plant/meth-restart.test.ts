@@ -115,7 +115,17 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
   it("restart: a new session and subscription; the demand set while METH was down reaches PEMEL, the old one never again", async () => {
     const phase = await beginPhase("meth:restart");
     const staleSetpoint = setpointFor(8);
-    await h.meth.restart({ downMs: 500, whileDown: () => h.meth.setDemand(12) });
+    // Down until a whole storage cycle has read METH after the server stopped (the second cycle to
+    // complete from here began after the stop), so the outage holds at least one bad sample by
+    // construction, however fast the link comes back.
+    await h.meth.restart({
+      downMs: 500,
+      whileDown: async () => {
+        h.meth.setDemand(12);
+        await afterStorageRead(running);
+        await afterStorageRead(running);
+      },
+    });
     expect(h.meth.values().h2Flowrate).toBe(12);
     const fresh = setpointFor(h.meth.values().h2Flowrate);
     await waitFor("METH reconnected", () => {
