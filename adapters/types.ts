@@ -17,9 +17,17 @@ export interface Reading {
   quality: Quality;
   /** Why the value is bad, e.g. "Modbus exception 2 (illegal data address)", "BadNodeIdUnknown". */
   reason?: string;
-  /** Epoch ms when the unit produced or plantbridge received the value. */
+  /**
+   * Epoch ms (wall clock) when the unit produced the value (its source timestamp) or plantbridge
+   * received it: shown and logged, never used to judge an age.
+   */
   time: number;
+  /** Monotonic ms (`Clock.monotonic`) when plantbridge received it: every age and staleness counts from here. */
+  receivedAt: number;
 }
+
+/** When a reading was taken: the wall-clock stamp and the monotonic receive time. */
+export type ReadingStamp = Pick<Reading, "time" | "receivedAt">;
 
 /**
  * One stored sample. Its identity is (tag, time): the forwarder and the historian are
@@ -35,7 +43,29 @@ export interface Sample {
   reason?: string;
 }
 
-export type Unsubscribe = () => Promise<void>;
+/** What a unit's subscription tells plantbridge. */
+export interface PushListener {
+  /** A value (or a bad status) the unit pushed for one local tag. */
+  reading(tag: string, reading: Reading): void;
+  /** The subscription showed life: a publish response (data or keep-alive) reached plantbridge. */
+  alive(): void;
+  /**
+   * The server ended the subscription (terminated it, or reported it Bad) while the link itself
+   * lives: its values are no longer kept up to date. Subscribe again.
+   */
+  ended(reason: string): void;
+}
+
+/** A live subscription of some of a unit's tags. */
+export interface PushSubscription {
+  /**
+   * Silence (no publish response, no keep-alive) longer than this means the subscription is dead:
+   * the server's keep-alive count × its publishing interval, plus a margin.
+   */
+  readonly silenceLimitMs: number;
+  /** Deletes the subscription on the server; bounded; idempotent. */
+  close(): Promise<void>;
+}
 
 /**
  * A link to one unit (one PLC). It does I/O and reports what happened; it never retries
@@ -44,12 +74,16 @@ export type Unsubscribe = () => Promise<void>;
  * - `connect()` resolves when the link can carry requests, rejects with a coded error,
  *   and never takes longer than the unit's timeout.
  * - `read()` returns one Reading per requested local tag name. A failure that concerns
- *   some tags only (Modbus exception, OPC UA Bad status) gives those tags bad quality with
- *   a reason; a failure of the link itself (timeout, socket closed, session gone) rejects
- *   AND emits `lost`.
+ *   some tags only (Modbus exception, OPC UA Bad status), or a whole request the unit refused
+ *   at service level (e.g. OPC UA BadTooManyOperations), gives those tags bad quality with a
+ *   reason; only a failure of the link itself (timeout, socket closed, session gone) rejects
+ *   AND emits `lost`. `write()` classifies the same way: a refusal rejects with a tag-level
+ *   code, a link failure with a link-level one (machines/link-failure.ts).
  * - `write()` refuses tags that are not writable and values outside the tag's limits
  *   (PB_ERR_NOT_WRITABLE, PB_ERR_OUT_OF_LIMITS) before anything is sent.
- * - `subscribe()` exists where the protocol can push (OPC UA); Modbus links have none.
+ * - `subscribe()` exists where the protocol can push (OPC UA); Modbus links have none. It rejects
+ *   with a link-level error when the link is gone, with another coded error when the server refuses
+ *   the subscription (the caller retries with backoff while the link lives).
  * - `onLost()` fires at most once per connection when the link is detected dead
  *   (socket close, request timeout, keep-alive failure). After it, call `close()` and `connect()` again.
  */
@@ -58,10 +92,7 @@ export interface UnitLink {
   connect(): Promise<void>;
   read(tags: readonly string[]): Promise<Map<string, Reading>>;
   write(tag: string, value: TagValue): Promise<void>;
-  subscribe?(
-    tags: readonly string[],
-    onReading: (tag: string, reading: Reading) => void,
-  ): Promise<Unsubscribe>;
+  subscribe?(tags: readonly string[], listener: PushListener): Promise<PushSubscription>;
   close(): Promise<void>;
   onLost(listener: (error: PlantbridgeError) => void): () => void;
 }

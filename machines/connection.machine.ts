@@ -2,16 +2,22 @@
  * The life of one link (a unit's PLC): connect, watch, fault, back off, reconnect, close.
  * The link never retries by itself; this machine decides. One instance per unit.
  *
- * Parent notification: `sendParent` of `UNIT_CONNECTED` / `UNIT_DISCONNECTED` (when a parent
- * exists, e.g. the plant), and `emit` of `connected` / `disconnected` for anyone holding the
- * actor (`actor.on("connected", …)`), so the machine also runs on its own.
+ * Backoff grows with every consecutive failure and is forgiven only once a connection has
+ * stayed up for `reconnect.stableAfterMs`: a link that connects and drops again at once (a
+ * flapping gateway, a PLC that accepts and resets) keeps backing off instead of reconnecting
+ * every half second forever. All times are on the monotonic clock.
+ *
+ * Parent notification: `UNIT_CONNECTED` / `UNIT_DISCONNECTED` through `sendParent`; the machine
+ * always runs under a parent (the plant, or a test's recording parent).
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from "xstate";
+import { assign, fromCallback, fromPromise, sendParent, setup } from "xstate";
+import type { Clock } from "../lib/clock.ts";
 import type { PlantbridgeError } from "../lib/errors.ts";
 import { errorMessage } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import type { ReconnectConfig } from "../schemas/plant-types.ts";
 import { backoffDelay } from "./backoff.ts";
+import { describeDuration, type FailureEpisode, noteFailure, noteRecovery } from "./failure-episode.ts";
 
 /** What the connection machine needs of a link: a UnitLink fits. */
 export interface ConnectionLink {
@@ -21,28 +27,31 @@ export interface ConnectionLink {
 }
 
 export interface ConnectionInput {
-  /** Unit name (or sink name), used in logs and in the events sent to the parent. */
+  /** Unit name, used in logs and in the events sent to the parent. */
   name: string;
   link: ConnectionLink;
   reconnect: ReconnectConfig;
   random: () => number;
-  now: () => number;
+  clock: Clock;
   log: Log;
 }
 
 export interface ConnectionContext extends ConnectionInput {
-  /** Consecutive failures since the last successful connect (drives the backoff). */
+  /** Consecutive failures not yet forgiven by a stable connection (drives the backoff). */
   attempts: number;
   /** Times the link went to `faulted` (failed connects and lost links). */
   faults: number;
   /** Successful connects after the first one. */
   reconnects: number;
+  /** Successful connects; also the generation of the current connection (tag I/O uses it). */
   connects: number;
   lastError: string | null;
-  /** Time the current state was entered (injected clock). */
+  /** Monotonic time the current state was entered. */
   since: number;
   /** Backoff chosen on entering `faulted`. */
   nextDelayMs: number;
+  /** The current outage (from the first fault until a connection stayed up), for bounded logging. */
+  outage: FailureEpisode | null;
 }
 
 export type ConnectionEvent =
@@ -56,8 +65,6 @@ export type ConnectionNotice =
   | { type: "UNIT_CONNECTED"; name: string }
   | { type: "UNIT_DISCONNECTED"; name: string };
 
-export type ConnectionEmitted = { type: "connected"; name: string } | { type: "disconnected"; name: string };
-
 function failureMessage(event: ConnectionEvent | { type: string; error?: unknown }): string {
   return "error" in event && event.error !== undefined ? errorMessage(event.error) : event.type;
 }
@@ -67,7 +74,6 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
-    emitted: {} as ConnectionEmitted,
   },
   actors: {
     connectLink: fromPromise<void, ConnectionLink>(({ input }) => input.connect()),
@@ -77,38 +83,58 @@ export const connectionMachine = setup({
     ),
   },
   actions: {
-    markStateEntry: assign({ since: ({ context }) => context.now() }),
+    markStateEntry: assign({ since: ({ context }) => context.clock.monotonic() }),
     recordConnected: assign({
-      attempts: 0,
       connects: ({ context }) => context.connects + 1,
       reconnects: ({ context }) => (context.connects > 0 ? context.reconnects + 1 : context.reconnects),
     }),
+    forgiveFailures: assign({ attempts: 0, outage: null }),
     recordFault: assign(({ context, event }) => {
       const attempts = context.attempts + 1;
+      const lastError = failureMessage(event);
       return {
         attempts,
         faults: context.faults + 1,
-        lastError: failureMessage(event),
+        lastError,
         nextDelayMs: backoffDelay(attempts, context.reconnect, context.random),
+        outage: noteFailure(context.outage, context.clock.monotonic(), lastError).episode,
       };
     }),
     logConnected: ({ context }) => {
       const again = context.reconnects > 0 ? ` (reconnect ${context.reconnects})` : "";
-      context.log.info({ unit: context.name }, `${context.name} connected${again}`);
+      // While an outage lasts (a flapping link) each reconnect is a debug line; its end is logged once.
+      const level = context.outage === null || context.outage.failures === 1 ? "info" : "debug";
+      context.log[level]({ unit: context.name }, `${context.name} connected${again}`);
+    },
+    logStable: ({ context }) => {
+      const ended = noteRecovery(context.outage, context.clock.monotonic());
+      if (ended.kind === "ended" && ended.episode.failures > 1)
+        context.log.info(
+          { unit: context.name, failures: ended.episode.failures, outageMs: Math.round(ended.forMs) },
+          `${context.name} stable again after ${describeDuration(ended.forMs)} with ${ended.episode.failures} failures: backoff reset`,
+        );
     },
     logConnecting: ({ context }) => {
       context.log.debug({ unit: context.name, attempt: context.attempts + 1 }, `${context.name} connecting`);
     },
     logFault: ({ context }) => {
-      context.log.warn(
-        {
-          unit: context.name,
-          reason: context.lastError,
-          retryInMs: context.nextDelayMs,
-          faults: context.faults,
-        },
-        `${context.name} faulted: ${context.lastError ?? "unknown"}; next attempt in ${context.nextDelayMs} ms`,
-      );
+      const outage = context.outage;
+      const now = context.clock.monotonic();
+      const fields = {
+        unit: context.name,
+        reason: context.lastError,
+        retryInMs: context.nextDelayMs,
+        faults: context.faults,
+        failuresInARow: context.attempts,
+      };
+      const message = `${context.name} faulted: ${context.lastError ?? "unknown"}; next attempt in ${context.nextDelayMs} ms`;
+      if (outage === null || outage.failures === 1) context.log.warn(fields, message);
+      else if (outage.loggedAt === now)
+        context.log.warn(
+          { ...fields, outageMs: Math.round(now - outage.since) },
+          `${context.name} down for ${describeDuration(now - outage.since)} (${outage.failures} failures): ${context.lastError ?? "unknown"}; next attempt in ${context.nextDelayMs} ms`,
+        );
+      else context.log.debug(fields, message);
     },
     logCloseFailure: ({ context, event }) => {
       context.log.debug(
@@ -119,17 +145,16 @@ export const connectionMachine = setup({
     logClosed: ({ context }) => {
       context.log.info({ unit: context.name }, `${context.name} closed`);
     },
-    announceConnected: enqueueActions(({ context, enqueue, self }) => {
-      enqueue.emit({ type: "connected", name: context.name });
-      if (self._parent !== undefined) enqueue.sendParent({ type: "UNIT_CONNECTED", name: context.name });
-    }),
-    announceDisconnected: enqueueActions(({ context, enqueue, self }) => {
-      enqueue.emit({ type: "disconnected", name: context.name });
-      if (self._parent !== undefined) enqueue.sendParent({ type: "UNIT_DISCONNECTED", name: context.name });
-    }),
+    announceConnected: sendParent(
+      ({ context }): ConnectionNotice => ({ type: "UNIT_CONNECTED", name: context.name }),
+    ),
+    announceDisconnected: sendParent(
+      ({ context }): ConnectionNotice => ({ type: "UNIT_DISCONNECTED", name: context.name }),
+    ),
   },
   delays: {
     backoff: ({ context }) => context.nextDelayMs,
+    stableAfter: ({ context }) => context.reconnect.stableAfterMs,
   },
 }).createMachine({
   id: "connection",
@@ -141,8 +166,9 @@ export const connectionMachine = setup({
     reconnects: 0,
     connects: 0,
     lastError: null,
-    since: input.now(),
+    since: input.clock.monotonic(),
     nextDelayMs: 0,
+    outage: null,
   }),
   on: {
     SHUTDOWN: ".closing",
@@ -170,6 +196,7 @@ export const connectionMachine = setup({
         input: ({ context }) => context.link,
         onError: { target: "faulted", actions: "recordFault" },
       },
+      after: { stableAfter: { actions: ["logStable", "forgiveFailures"] } },
       on: {
         LINK_LOST: { target: "faulted", actions: "recordFault" },
         REPORT_FAILURE: { target: "faulted", actions: "recordFault" },

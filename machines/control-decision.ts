@@ -6,7 +6,7 @@ import type { Reading } from "../adapters/types.ts";
 import { errorMessage } from "../lib/errors.ts";
 import type { ControlLoopConfig, TagRef } from "../schemas/plant-types.ts";
 import { tagId } from "../schemas/plant-types.ts";
-import type { ControlDecision, LoopMemory, LoopTransform } from "./control-types.ts";
+import type { ControlDecision, FollowDecision, LoopMemory, LoopTransform } from "./control-types.ts";
 
 export interface TagState {
   reading: Reading | undefined;
@@ -25,6 +25,7 @@ export const initialLoopMemory: LoopMemory = {
   badSince: null,
   failSafeActive: false,
   transformFailing: false,
+  followed: null,
 };
 
 /** Why a reading cannot be used, or null when it is good and fresh. */
@@ -34,8 +35,9 @@ export function readingProblem(ref: TagRef, tag: TagState, now: number, staleAft
   if (reading === undefined) return `${id} not read`;
   if (reading.quality !== "good" || reading.value === null)
     return `${id} bad: ${reading.reason ?? "no value"}`;
-  if (!tag.subscribed && reading.time < now - staleAfterMs)
-    return `${id} stale (${Math.round(now - reading.time)} ms old)`;
+  // Ages count from when plantbridge received the value (monotonic), never from the unit's clock.
+  if (!tag.subscribed && reading.receivedAt < now - staleAfterMs)
+    return `${id} stale (${Math.round(now - reading.receivedAt)} ms old)`;
   return null;
 }
 
@@ -65,7 +67,7 @@ export function decideControl(
 ): Evaluation {
   let problem = readingProblem(loop.input, input, now, loop.staleAfterMs);
   let transformError: string | undefined;
-  let follow: ControlDecision | undefined;
+  let follow: FollowDecision | undefined;
   if (problem === null) {
     const value = input.reading?.value;
     if (typeof value !== "number") {
@@ -97,15 +99,25 @@ export function decideControl(
       : { kind: "hold", reason };
     return {
       decision,
-      memory: { badSince, failSafeActive, transformFailing },
+      memory: { ...memory, badSince, failSafeActive, transformFailing },
       ...(transformError !== undefined ? { transformError } : {}),
     };
   }
 
-  const cleared: LoopMemory = { badSince: null, failSafeActive: false, transformFailing };
+  const followed = withinDeadband(loop, memory.followed, follow) ? (memory.followed ?? follow) : follow;
+  const cleared: LoopMemory = { badSince: null, failSafeActive: false, transformFailing, followed };
   const off = permissiveProblem(loop, permissive, now);
   if (off !== null) return { decision: { kind: "permissive-off", reason: off }, memory: cleared };
-  return { decision: follow, memory: cleared };
+  return { decision: followed ?? follow, memory: cleared };
+}
+
+/** The new input moved less than the loop's deadband from the one the set point follows. */
+function withinDeadband(
+  loop: ControlLoopConfig,
+  followed: LoopMemory["followed"],
+  next: FollowDecision,
+): boolean {
+  return followed !== null && loop.deadband > 0 && Math.abs(next.input - followed.input) < loop.deadband;
 }
 
 function safeTransform(

@@ -21,11 +21,21 @@ export interface ControlIO {
   write(ref: TagRef, value: TagValue): Promise<void>;
   isAttached(unit: string): boolean;
   isSubscribed(ref: TagRef): boolean;
+  maxAgeOf(id: TagId): number | undefined;
+}
+
+/** Following the input: the transform's result for it. */
+export interface FollowDecision {
+  kind: "follow";
+  value: number;
+  input: number;
+  rule: string;
+  clamped: boolean;
 }
 
 /** What a loop decided at one evaluation. Only `follow` and `fail-safe` carry a value to write. */
 export type ControlDecision =
-  | { kind: "follow"; value: number; input: number; rule: string; clamped: boolean }
+  | FollowDecision
   | { kind: "permissive-off"; reason: string }
   | { kind: "hold"; reason: string }
   | { kind: "fail-safe"; value: number; reason: string };
@@ -37,4 +47,6 @@ export interface LoopMemory {
   failSafeActive: boolean;
   /** The transform refused the last input (logged once per run). */
   transformFailing: boolean;
+  /** The follow decision the set point stands on (the deadband is measured from its input). */
+  followed: FollowDecision | null;
 }

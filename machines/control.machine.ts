@@ -1,9 +1,10 @@
 /**
- * One control loop: read the input (and permissive), decide (control-decision.ts), write the
- * set point when the decision changed, the output reconnected or the last write failed.
- * Drift-free schedule: the k-th periodic evaluation is due at start + k·period; evaluations
- * never overlap; due times passed while an evaluation ran are skipped and counted as overruns.
- * With `loop.onChange`, `INPUT_CHANGED` evaluates at once (queued once if one is running).
+ * One control loop: read the input (and permissive), decide (control-decision.ts), plan the write
+ * (control-write-policy.ts: ramp, minimum write interval, reassert), write.
+ * Drift-free schedule on the monotonic clock: the k-th periodic evaluation is due at
+ * start + k·period; evaluations never overlap; due times passed while an evaluation ran are skipped
+ * and counted as overruns. With `loop.onChange`, `INPUT_CHANGED` evaluates at once (queued once if
+ * one is running). A deferred write or a reassert wakes the loop for an extra evaluation.
  */
 import { assign, fromPromise, setup } from "xstate";
 import type { Reading, TagValue } from "../adapters/types.ts";
@@ -18,11 +19,14 @@ import {
   initialControlContext,
   loopTags,
 } from "./control-context.ts";
-import { decisionValue } from "./control-decision.ts";
 import type { ControlIO } from "./control-types.ts";
+import { nextWriteWake, planWrite } from "./control-write-policy.ts";
+import { describeDuration, noteFailure, noteRecovery } from "./failure-episode.ts";
 import { delayUntil, planNextSlot } from "./schedule.ts";
 
 export type { ControlContext, ControlEvent, ControlInput };
+
+const now = (context: ControlContext) => context.clock.monotonic();
 
 export const controlMachine = setup({
   types: {
@@ -40,10 +44,12 @@ export const controlMachine = setup({
   },
   actions: {
     planNextEvaluation: assign(({ context }) => {
-      const plan = planNextSlot(context.nextDueAt, context.loop.periodMs, context.now());
+      const plan = planNextSlot(context.nextDueAt, context.loop.periodMs, now(context));
       return { nextDueAt: plan.nextDueAt, overruns: context.overruns + plan.overruns };
     }),
-    takeDueSlot: assign({ nextDueAt: ({ context }) => context.nextDueAt + context.loop.periodMs }),
+    takeDueSlot: assign(({ context }) =>
+      now(context) >= context.nextDueAt ? { nextDueAt: context.nextDueAt + context.loop.periodMs } : {},
+    ),
     takeQueuedChange: assign({ changeQueued: false }),
     queueChange: assign({ changeQueued: true }),
     requestRewrite: assign({ rewritePending: true }),
@@ -53,9 +59,9 @@ export const controlMachine = setup({
     ),
     applyReadFailure: assign(({ context }, params: { error: unknown }) => {
       const reason = errorMessage(params.error);
-      const time = context.now();
+      const at = { time: context.clock.wall(), receivedAt: now(context) };
       const failed = new Map<TagId, Reading>(
-        loopTags(context.loop).map((ref) => [tagId(ref), { value: null, quality: "bad", reason, time }]),
+        loopTags(context.loop).map((ref) => [tagId(ref), { value: null, quality: "bad", reason, ...at }]),
       );
       return evaluate(context, failed);
     }),
@@ -78,50 +84,84 @@ export const controlMachine = setup({
         log.info(fields, `${loop.name}: ${resumed ? "resumed, " : ""}${context.lastDecision}`);
       }
     },
-    prepareWrite: assign({ pendingWrite: ({ context }) => decisionValue(context.decision) ?? null }),
+    planWrite: assign(({ context }) => {
+      const flags = {
+        attached: context.io.isAttached(context.loop.output.unit),
+        rewritePending: context.rewritePending,
+        lastWriteFailed: context.lastWriteFailed,
+      };
+      const plan = planWrite(context.loop, context.decision, context.write, flags, now(context));
+      return {
+        plan,
+        write: { ...context.write, ramp: plan.ramp },
+        writeWakeAt: nextWriteWake(context.loop, plan, context.write, now(context)),
+        pendingWrite: plan.kind === "write" ? plan.value : null,
+      };
+    }),
     logWriteRecovered: ({ context }) => {
-      if (!context.lastWriteFailed) return;
+      const ended = noteRecovery(context.writeEpisode, now(context));
+      if (ended.kind !== "ended") return;
       context.log.info(
-        { loop: context.loop.name },
-        `${context.loop.name}: write of ${tagId(context.loop.output)} recovered`,
+        { loop: context.loop.name, failures: ended.episode.failures },
+        `${context.loop.name}: write of ${tagId(context.loop.output)} recovered after ${describeDuration(ended.forMs)} (${ended.episode.failures} failed)`,
       );
     },
-    recordWrite: assign(({ context }) => ({
-      writes: context.writes + 1,
-      lastWritten: context.pendingWrite,
-      rewritePending: false,
-      lastWriteFailed: false,
-      pendingWrite: null,
-    })),
-    logWriteFailure: ({ context }, params: { error: unknown }) => {
-      const { loop } = context;
-      const reason = errorMessage(params.error);
-      context.log[context.lastWriteFailed ? "debug" : "warn"](
-        { loop: loop.name, unit: loop.output.unit, tag: loop.output.tag, reason },
-        `${loop.name}: write of ${context.pendingWrite} to ${tagId(loop.output)} failed, retrying next evaluation: ${reason}`,
-      );
+    recordWrite: assign(({ context }) => {
+      const at = now(context);
+      const write = { ...context.write, lastWritten: context.pendingWrite, lastWriteAt: at };
+      return {
+        writes: context.writes + 1,
+        write,
+        writeWakeAt: nextWriteWake(context.loop, { kind: "none", ramp: null }, write, at),
+        rewritePending: false,
+        lastWriteFailed: false,
+        writeEpisode: null,
+        pendingWrite: null,
+      };
+    }),
+    recordWriteFailure: assign(({ context }, params: { error: unknown }) => {
+      const at = now(context);
+      const noted = noteFailure(context.writeEpisode, at, errorMessage(params.error));
+      return {
+        writeFailures: context.writeFailures + 1,
+        lastWriteFailed: true,
+        write: { ...context.write, lastWriteAt: at },
+        writeEpisode: noted.episode,
+      };
+    }),
+    logWriteFailure: ({ context }) => {
+      const { loop, writeEpisode: episode } = context;
+      if (episode === null) return;
+      const fields = {
+        loop: loop.name,
+        unit: loop.output.unit,
+        tag: loop.output.tag,
+        reason: episode.lastReason,
+      };
+      const message = `${loop.name}: write of ${context.pendingWrite} to ${tagId(loop.output)} failed, retrying next evaluation: ${episode.lastReason}`;
+      if (episode.failures === 1) context.log.warn(fields, message);
+      else if (episode.loggedAt === now(context))
+        context.log.warn(
+          { ...fields, failures: episode.failures },
+          `${message} (failing for ${describeDuration(now(context) - episode.since)}, ${episode.failures} attempts)`,
+        );
+      else context.log.debug(fields, message);
     },
-    recordWriteFailure: assign(({ context }) => ({
-      writeFailures: context.writeFailures + 1,
-      lastWriteFailed: true,
-      pendingWrite: null,
-    })),
+    clearPendingWrite: assign({ pendingWrite: null }),
     logStopped: ({ context }) => {
       context.log.info({ loop: context.loop.name }, `${context.loop.name}: stopped`);
     },
   },
   guards: {
     changeQueued: ({ context }) => context.changeQueued,
-    evaluationDue: ({ context }) => context.now() >= context.nextDueAt,
+    wakeDue: ({ context }) =>
+      now(context) >= Math.min(context.nextDueAt, context.writeWakeAt ?? Number.POSITIVE_INFINITY),
     evaluatesOnChange: ({ context }) => context.loop.onChange,
-    writeNeeded: ({ context }) => {
-      const value = decisionValue(context.decision);
-      if (value === undefined || !context.io.isAttached(context.loop.output.unit)) return false;
-      return value !== context.lastWritten || context.rewritePending || context.lastWriteFailed;
-    },
+    writePlanned: ({ context }) => context.plan.kind === "write",
   },
   delays: {
-    untilDue: ({ context }) => delayUntil(context.nextDueAt, context.now()),
+    untilWake: ({ context }) =>
+      delayUntil(Math.min(context.nextDueAt, context.writeWakeAt ?? Number.POSITIVE_INFINITY), now(context)),
   },
 }).createMachine({
   id: "control",
@@ -136,9 +176,9 @@ export const controlMachine = setup({
       entry: "planNextEvaluation",
       always: [
         { guard: "changeQueued", target: "evaluating", actions: "takeQueuedChange" },
-        { guard: "evaluationDue", target: "evaluating", actions: "takeDueSlot" },
+        { guard: "wakeDue", target: "evaluating", actions: "takeDueSlot" },
       ],
-      after: { untilDue: { target: "evaluating", actions: "takeDueSlot" } },
+      after: { untilWake: { target: "evaluating", actions: "takeDueSlot" } },
       on: { INPUT_CHANGED: { guard: "evaluatesOnChange", target: "evaluating" } },
     },
     evaluating: {
@@ -168,10 +208,8 @@ export const controlMachine = setup({
           },
         },
         deciding: {
-          always: [
-            { guard: "writeNeeded", target: "writing", actions: "prepareWrite" },
-            { target: "#control.waiting" },
-          ],
+          entry: "planWrite",
+          always: [{ guard: "writePlanned", target: "writing" }, { target: "#control.waiting" }],
         },
         writing: {
           invoke: {
@@ -186,8 +224,9 @@ export const controlMachine = setup({
             onError: {
               target: "#control.waiting",
               actions: [
-                { type: "logWriteFailure", params: ({ event }) => ({ error: event.error }) },
-                "recordWriteFailure",
+                { type: "recordWriteFailure", params: ({ event }) => ({ error: event.error }) },
+                "logWriteFailure",
+                "clearPendingWrite",
               ],
             },
           },

@@ -8,11 +8,13 @@
  */
 import { assign, fromPromise, raise, setup } from "xstate";
 import type { HistorianSink, Spool, SpooledSample, TagInfo } from "../adapters/types.ts";
+import type { Clock } from "../lib/clock.ts";
 import { errorMessage } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import type { ReconnectConfig } from "../schemas/plant-types.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type DeliveryOutcome, deliverBatch } from "./deliver-batch.ts";
+import { describeDuration, type FailureEpisode, noteFailure, noteRecovery } from "./failure-episode.ts";
 
 export interface ForwarderInput {
   spool: Spool;
@@ -22,7 +24,7 @@ export interface ForwarderInput {
   retry: ReconnectConfig;
   random: () => number;
   log: Log;
-  now: () => number;
+  clock: Clock;
   /** Tags registered with the sink when it opens. Default none. */
   tags?: readonly TagInfo[];
 }
@@ -41,8 +43,11 @@ export interface ForwarderContext extends ForwarderInput {
   nextDelayMs: number;
   lastError: string | null;
   flushing: boolean;
+  /** Monotonic ms the current state was entered. */
   since: number;
   lastOutcome: DeliveryOutcome | null;
+  /** The current outage of the sink, for loud but bounded logging. */
+  outage: FailureEpisode | null;
 }
 
 export type ForwarderEvent =
@@ -69,7 +74,7 @@ export const forwarderMachine = setup({
     >(({ input }) => deliverBatch(input.sink, input.spool, input.batch)),
   },
   actions: {
-    markStateEntry: assign({ since: ({ context }) => context.now() }),
+    markStateEntry: assign({ since: ({ context }) => context.clock.monotonic() }),
     markOpened: assign({ opened: true }),
     keepBatch: assign((_, params: { batch: SpooledSample[] }) => ({ batch: params.batch })),
     countDelivery: assign(({ context }, params: { outcome: DeliveryOutcome }) => ({
@@ -88,28 +93,38 @@ export const forwarderMachine = setup({
       );
     },
     logRecovered: ({ context }) => {
-      if (context.attempts === 0) return;
+      const ended = noteRecovery(context.outage, context.clock.monotonic());
+      if (ended.kind !== "ended") return;
       context.log.info(
-        { sink: context.sink.name, retries: context.attempts },
-        `${context.sink.name} available again after ${context.attempts} failed attempt(s)`,
+        { sink: context.sink.name, retries: ended.episode.failures, outageMs: Math.round(ended.forMs) },
+        `${context.sink.name} available again after ${describeDuration(ended.forMs)} (${ended.episode.failures} failed attempt(s))`,
       );
     },
-    resetAttempts: assign({ attempts: 0, lastError: null }),
+    resetAttempts: assign({ attempts: 0, lastError: null, outage: null }),
     recordUnavailable: assign(({ context }, params: { error: unknown }) => {
       const attempts = context.attempts + 1;
+      const reason = errorMessage(params.error);
       return {
         attempts,
         retries: context.retries + 1,
-        lastError: errorMessage(params.error),
+        lastError: reason,
         nextDelayMs: backoffDelay(attempts, context.retry, context.random),
+        outage: noteFailure(context.outage, context.clock.monotonic(), reason).episode,
       };
     }),
     logUnavailable: ({ context }) => {
-      const level = context.attempts === 1 ? "warn" : "debug";
-      context.log[level](
-        { sink: context.sink.name, reason: context.lastError, retryInMs: context.nextDelayMs },
-        `${context.sink.name} unavailable, samples stay in the spool; retry in ${context.nextDelayMs} ms: ${context.lastError ?? ""}`,
-      );
+      const outage = context.outage;
+      if (outage === null) return;
+      const now = context.clock.monotonic();
+      const fields = { sink: context.sink.name, reason: context.lastError, retryInMs: context.nextDelayMs };
+      const message = `${context.sink.name} unavailable, samples stay in the spool; retry in ${context.nextDelayMs} ms: ${context.lastError ?? ""}`;
+      if (outage.failures === 1) context.log.warn(fields, message);
+      else if (outage.loggedAt === now)
+        context.log.warn(
+          { ...fields, failures: outage.failures, outageMs: Math.round(now - outage.since) },
+          `${context.sink.name} unavailable for ${describeDuration(now - outage.since)} (${outage.failures} attempts), samples stay in the spool: ${context.lastError ?? ""}`,
+        );
+      else context.log.debug(fields, message);
     },
     logSpoolFailure: ({ context }, params: { error: unknown }) => {
       context.log.error({ sink: context.sink.name, reason: errorMessage(params.error) }, "spool read failed");
@@ -151,8 +166,9 @@ export const forwarderMachine = setup({
     nextDelayMs: 0,
     lastError: null,
     flushing: false,
-    since: input.now(),
+    since: input.clock.monotonic(),
     lastOutcome: null,
+    outage: null,
   }),
   on: {
     FLUSH: { actions: ["startFlush", "armFlushDeadline"] },

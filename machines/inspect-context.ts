@@ -5,7 +5,18 @@
  * `createWebSocketInspector({ sanitizeContext: inspectableContext })`.
  */
 
-const injectedKeys = new Set(["deps", "io", "link", "links", "spool", "sink", "sinks", "log", "transform"]);
+const injectedKeys = new Set([
+  "deps",
+  "io",
+  "link",
+  "links",
+  "spool",
+  "sink",
+  "sinks",
+  "log",
+  "transform",
+  "clock",
+]);
 
 /** Keys whose values are secrets (OPC UA password, historian URL with its password): never sent. */
 const secretKeys = new Set(["password", "url"]);

@@ -3,6 +3,7 @@
  * tests pass fakes.
  */
 import type { HistorianSink, Spool, UnitLink } from "../adapters/types.ts";
+import type { Clock } from "../lib/clock.ts";
 import type { Log } from "../lib/log.ts";
 import type { PlantConfig, ReconnectConfig, UnitConfig } from "../schemas/plant-types.ts";
 import type { LoopTransform } from "./control-types.ts";
@@ -14,7 +15,8 @@ export interface PlantDeps {
   transforms: ReadonlyMap<string /* loop name */, LoopTransform>;
   spool: Spool;
   sinks: readonly HistorianSink[];
-  now(): number;
+  /** Monotonic time for every delay, age and schedule; wall time for stamps only. */
+  clock: Clock;
   random(): number;
   log: Log;
 }
@@ -30,6 +32,11 @@ export interface PlantInput {
   historianRetry?: ReconnectConfig;
   /** SHUTDOWN stops waiting for links (and, past its deadline, for forwarders) after this long. Default 5000 ms. */
   closeGraceMs?: number;
+  /** Backoff of restarts of a child actor that failed. */
+  childRestart?: ReconnectConfig;
+  /** A child that fails this many times within `childRestartWindowMs` ends the plant (fatal). */
+  childRestartLimit?: number;
+  childRestartWindowMs?: number;
 }
 
 export const plantDefaults = {
@@ -37,5 +44,8 @@ export const plantDefaults = {
   forwarderIdleMs: 1000,
   closeGraceMs: 5000,
   // A historian that comes back is written to again within 10 s at most.
-  historianRetry: { initialDelayMs: 1000, maxDelayMs: 10_000, factor: 2, jitter: 0.2 },
+  historianRetry: { initialDelayMs: 1000, maxDelayMs: 10_000, factor: 2, jitter: 0.2, stableAfterMs: 10_000 },
+  childRestart: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0, stableAfterMs: 600_000 },
+  childRestartLimit: 5,
+  childRestartWindowMs: 600_000,
 } as const satisfies Required<Omit<PlantInput, "plant" | "deps">>;

@@ -3,9 +3,11 @@
  * Read from the plant machine's snapshot (its children's snapshots), never from the machines' internals.
  */
 import type { Spool, SpoolStats } from "../adapters/types.ts";
+import { wallTimeOf } from "../lib/clock.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { connectionState } from "./connection.machine.ts";
 import type { PlantContext } from "./plant-context.ts";
+import { countSamples } from "./storage-samples.ts";
 
 export interface UnitHealth {
   state: string;
@@ -24,6 +26,8 @@ export interface LoopHealth {
   writeFailures: number;
   lastWritten: number | null;
   failSafeActive: boolean;
+  /** Times the fail-safe took over. */
+  failSafeActivations: number;
   overruns: number;
 }
 
@@ -37,6 +41,10 @@ export interface StorageHealth {
   /** Samples taken but not yet in the spool. */
   unstored: number;
   dropped: number;
+  /** Units that missed a cycle's deadline (their samples stored bad), summed over cycles. */
+  lateUnits: number;
+  /** Wall-clock steps seen (sample times follow them; the cadence does not). */
+  clockSteps: number;
 }
 
 export interface SinkHealth {
@@ -80,12 +88,14 @@ export function plantHealth(snapshot: {
   context: PlantContext;
 }): PlantHealth {
   const { context } = snapshot;
+  const clock = context.deps.clock;
+  const wall = (monotonic: number) => Math.round(wallTimeOf(clock, monotonic));
   const units: Record<string, UnitHealth> = {};
   for (const [name, actor] of Object.entries(context.units)) {
     const s = actor.getSnapshot();
     units[name] = {
       state: stateName(s),
-      since: s.context.since,
+      since: wall(s.context.since),
       faults: s.context.faults,
       reconnects: s.context.reconnects,
       lastError: s.context.lastError,
@@ -101,8 +111,9 @@ export function plantHealth(snapshot: {
       evaluations: c.evaluations,
       writes: c.writes,
       writeFailures: c.writeFailures,
-      lastWritten: c.lastWritten,
+      lastWritten: c.write.lastWritten,
       failSafeActive: c.failSafeActive,
+      failSafeActivations: c.failSafeActivations,
       overruns: c.overruns,
     };
   }
@@ -113,7 +124,7 @@ export function plantHealth(snapshot: {
     const s = actor.getSnapshot();
     sinks[name] = {
       state: stateName(s),
-      since: s.context.since,
+      since: wall(s.context.since),
       delivered: s.context.delivered,
       deadLettered: s.context.deadLettered,
       batches: s.context.batches,
@@ -142,8 +153,10 @@ export function plantHealth(snapshot: {
       badSamples: sc.badSamples,
       overruns: sc.overruns,
       appendFailures: sc.appendFailures,
-      unstored: sc.pending.length,
+      unstored: countSamples(sc.pending),
       dropped: sc.dropped,
+      lateUnits: sc.lateUnits,
+      clockSteps: sc.clockSteps,
     },
     spool,
     sinks,

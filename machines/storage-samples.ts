@@ -1,7 +1,7 @@
 /**
  * Turning one storage cycle's readings into samples, and bounding what waits for the spool.
  * Pure functions: every configured tag gives exactly one sample per cycle, stamped with the
- * cycle's scheduled time; a failed read is a bad-quality sample with its reason.
+ * cycle's time; a failed or missing read is a bad-quality sample with its reason.
  */
 import type { Reading, Sample } from "../adapters/types.ts";
 import type { TagId, TagRef } from "../schemas/plant-types.ts";
@@ -24,20 +24,41 @@ export function cycleSamples(
   });
 }
 
-/** A cycle whose read failed as a whole: one bad sample per tag with the reason. */
-export function failedCycleSamples(tags: readonly TagRef[], reason: string, time: number): Sample[] {
-  return tags.map((ref) => ({ tag: tagId(ref), time, value: null, quality: "bad", reason }));
-}
-
 export function countBad(samples: readonly Sample[]): number {
   let bad = 0;
   for (const s of samples) if (s.quality !== "good") bad++;
   return bad;
 }
 
-/** Keeps at most `max` samples, the newest; returns how many of the oldest were dropped. */
-export function keepNewest(samples: readonly Sample[], max: number): { kept: Sample[]; dropped: number } {
-  const limit = Math.max(0, Math.floor(max));
-  if (samples.length <= limit) return { kept: [...samples], dropped: 0 };
-  return { kept: samples.slice(samples.length - limit), dropped: samples.length - limit };
+/**
+ * Cycles waiting for the spool (a failed append keeps them), oldest first, bounded: past `limit`
+ * samples the oldest cycles go, and how many samples went is returned. Never copies samples, only
+ * the (bounded) list of cycles.
+ */
+export function queueCycle(
+  waiting: readonly (readonly Sample[])[],
+  cycle: readonly Sample[],
+  limit: number,
+): { waiting: (readonly Sample[])[]; dropped: number } {
+  const next = [...waiting, cycle];
+  let held = 0;
+  for (const c of next) held += c.length;
+  let dropped = 0;
+  while (held > limit && next.length > 1) {
+    const oldest = next.shift() ?? [];
+    held -= oldest.length;
+    dropped += oldest.length;
+  }
+  return { waiting: next, dropped };
+}
+
+export function countSamples(waiting: readonly (readonly Sample[])[]): number {
+  let n = 0;
+  for (const c of waiting) n += c.length;
+  return n;
+}
+
+/** How many samples storage keeps in memory while the spool refuses them: ten cycles, at least 10 000. */
+export function pendingLimitFor(samplesPerCycle: number): number {
+  return Math.max(10_000, samplesPerCycle * 10);
 }

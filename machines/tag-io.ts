@@ -1,131 +1,134 @@
 /**
- * The process image between the units and their consumers (control loops, storage).
- * Reads are grouped per unit (one `link.read` per unit, units in parallel); subscribed tags
- * are served from the latest reading the unit pushed; writes are checked against the
- * configuration again before they reach the link (defence in depth). A unit that is not
- * attached (not connected) gives bad readings and refuses writes; nothing fails silently.
+ * Reading and writing the plant's tags for the consumers (control loops, storage). It keeps no
+ * state of its own: whether a unit is connected (and which connection it is on) comes from the
+ * unit's connection machine, pushed values and their subscription's life from the unit's push
+ * machine, both through the snapshots the plant hands in. Reads are grouped per unit (one
+ * `link.read` per unit); subscribed tags are served from the push machine's image; writes are
+ * checked against the configuration again before they reach the link (defence in depth). A unit
+ * that is not connected gives bad readings and refuses writes; nothing fails silently.
  */
-
-import type { Reading, TagValue, UnitLink } from "../adapters/types.ts";
+import type { Reading, ReadingStamp, TagValue, UnitLink } from "../adapters/types.ts";
+import type { Clock } from "../lib/clock.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import type { TagConfig, TagId, TagRef, UnitConfig } from "../schemas/plant-types.ts";
 import { tagId } from "../schemas/plant-types.ts";
 import { asPlantbridgeError, isLinkFailure } from "./link-failure.ts";
+import { type PushedImage, pushedReading } from "./pushed-image.ts";
 
 /** What the tag I/O needs of a link: a UnitLink fits. */
 export type TagLink = Pick<UnitLink, "read" | "write">;
 
 export interface TagIO {
-  /** The unit's link carries requests (its connection went `connected`). */
-  attach(unit: string, link: TagLink): void;
-  /** The unit's link is gone: reads give bad readings, writes are refused, pushed readings are forgotten. */
-  detach(unit: string): void;
-  isAttached(unit: string): boolean;
   /** One reading per requested tag, always: failures become bad readings with a reason. */
   read(refs: readonly TagRef[]): Promise<Map<TagId, Reading>>;
+  /** The same for the tags of one unit. */
+  readUnit(unit: string, tags: readonly string[]): Promise<Map<TagId, Reading>>;
   /** Writes one value; rejects with a coded PlantbridgeError naming unit and tag. */
   write(ref: TagRef, value: TagValue): Promise<void>;
-  /** A reading pushed by the unit's subscription (OPC UA `mode: subscribe`). */
-  update(unit: string, tag: string, reading: Reading): void;
+  /** The unit's connection is up. */
+  isAttached(unit: string): boolean;
+  isSubscribed(ref: TagRef): boolean;
   /** Local names of the unit's `mode: subscribe` tags. */
   subscribedTags(unit: string): readonly string[];
-  isSubscribed(ref: TagRef): boolean;
+  /** The tag's `maxAge`, if it has one. */
+  maxAgeOf(id: TagId): number | undefined;
 }
 
 export interface TagIOOptions {
   units: readonly UnitConfig[];
-  now: () => number;
+  clock: Clock;
   log: Log;
-  /** Called when a link-level failure shows up in a read or a write, so the connection can fault. */
-  onLinkFailure?: (unit: string, error: PlantbridgeError) => void;
+  link(unit: string): TagLink | undefined;
+  /** The generation of the unit's current connection while it is connected; undefined otherwise. */
+  connection(unit: string): number | undefined;
+  /** The image of the unit's pushed values while its subscription runs. */
+  pushed(unit: string): PushedImage | undefined;
+  /** A link-level failure showed up in a read or a write on the current connection. */
+  onLinkFailure(unit: string, error: PlantbridgeError): void;
 }
 
-interface UnitImage {
-  config: UnitConfig;
+interface UnitTags {
   tags: ReadonlyMap<string, TagConfig>;
   subscribed: readonly string[];
-  link: TagLink | undefined;
-  /**
-   * Counts attaches and detaches. A unit keeps its link object across reconnects, so a late failure of a
-   * call made on an earlier connection is recognised by its generation, not by the link object.
-   */
-  generation: number;
-  /** Latest pushed reading per subscribed tag, while attached. */
-  pushed: Map<string, Reading>;
 }
 
 function isSubscribedTag(tag: TagConfig): boolean {
   return "mode" in tag && tag.mode === "subscribe";
 }
 
-function bad(reason: string, time: number): Reading {
-  return { value: null, quality: "bad", reason, time };
+/** Groups tag refs by unit, each tag once, in first-seen order. */
+export function tagsByUnit(refs: readonly TagRef[]): Map<string, string[]> {
+  const byUnit = new Map<string, string[]>();
+  for (const ref of refs) {
+    const tags = byUnit.get(ref.unit);
+    if (tags === undefined) byUnit.set(ref.unit, [ref.tag]);
+    else if (!tags.includes(ref.tag)) tags.push(ref.tag);
+  }
+  return byUnit;
 }
 
 export function createTagIO(options: TagIOOptions): TagIO {
-  const { now, log } = options;
-  const images = new Map<string, UnitImage>();
+  const { clock, log } = options;
+  const units = new Map<string, UnitTags>();
+  const maxAges = new Map<TagId, number>();
   for (const unit of options.units) {
-    const tags = new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t]));
-    const subscribed = unit.tags.filter(isSubscribedTag).map((t) => t.name);
-    images.set(unit.name, {
-      config: unit,
-      tags,
-      subscribed,
-      link: undefined,
-      generation: 0,
-      pushed: new Map(),
+    units.set(unit.name, {
+      tags: new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t])),
+      subscribed: unit.tags.filter(isSubscribedTag).map((t) => t.name),
     });
+    for (const t of unit.tags)
+      if (t.maxAgeMs !== undefined) maxAges.set(tagId({ unit: unit.name, tag: t.name }), t.maxAgeMs);
   }
+  const stamp = (): ReadingStamp => ({ time: clock.wall(), receivedAt: clock.monotonic() });
+  const bad = (reason: string): Reading => ({ value: null, quality: "bad", reason, ...stamp() });
 
-  function reportLinkFailure(unit: string, error: PlantbridgeError): void {
+  function reportLinkFailure(unit: string, generation: number, error: PlantbridgeError): void {
+    // A late failure of a call made on an earlier connection must not fault the current one.
+    if (options.connection(unit) !== generation) return;
     try {
-      options.onLinkFailure?.(unit, error);
+      options.onLinkFailure(unit, error);
     } catch (e) {
       log.error({ unit, reason: errorMessage(e) }, "link failure listener threw");
     }
   }
 
-  async function readUnit(unit: string, tags: readonly string[], into: Map<TagId, Reading>): Promise<void> {
-    const image = images.get(unit);
+  async function readUnit(unit: string, tags: readonly string[]): Promise<Map<TagId, Reading>> {
+    const into = new Map<TagId, Reading>();
     const put = (tag: string, reading: Reading) => into.set(tagId({ unit, tag }), reading);
-    if (image === undefined) {
-      for (const tag of tags) put(tag, bad(`unknown unit ${unit}`, now()));
-      return;
+    const known = units.get(unit);
+    const generation = options.connection(unit);
+    const link = options.link(unit);
+    if (known === undefined) {
+      for (const tag of tags) put(tag, bad(`unknown unit ${unit}`));
+      return into;
     }
-    const link = image.link;
-    if (link === undefined) {
-      for (const tag of tags) put(tag, bad(`unit ${unit} not connected`, now()));
-      return;
+    if (generation === undefined || link === undefined) {
+      for (const tag of tags) put(tag, bad(`unit ${unit} not connected`));
+      return into;
     }
     const polled: string[] = [];
     for (const tag of tags) {
-      const config = image.tags.get(tag);
-      if (config === undefined) put(tag, bad(`unknown tag ${unit}.${tag}`, now()));
-      else if (isSubscribedTag(config))
-        put(tag, image.pushed.get(tag) ?? bad(`no value pushed yet by ${unit}.${tag}`, now()));
+      const config = known.tags.get(tag);
+      if (config === undefined) put(tag, bad(`unknown tag ${unit}.${tag}`));
+      else if (isSubscribedTag(config)) put(tag, pushedReading(options.pushed(unit), unit, tag, stamp()));
       else polled.push(tag);
     }
-    if (polled.length === 0) return;
-    const generation = image.generation;
+    if (polled.length === 0) return into;
     try {
       const readings = await link.read(polled);
-      for (const tag of polled)
-        put(tag, readings.get(tag) ?? bad(`${unit} returned no value for ${tag}`, now()));
+      for (const tag of polled) put(tag, readings.get(tag) ?? bad(`${unit} returned no value for ${tag}`));
     } catch (e) {
       const error = asPlantbridgeError(e, ErrorCode.LINK_LOST, { unit });
-      const reason = errorMessage(e);
-      for (const tag of polled) put(tag, bad(reason, now()));
-      // A read that rejects is a link failure by the UnitLink contract.
-      if (image.generation === generation) reportLinkFailure(unit, error);
+      for (const tag of polled) put(tag, bad(errorMessage(e)));
+      if (isLinkFailure(e)) reportLinkFailure(unit, generation, error);
     }
+    return into;
   }
 
-  function checkWrite(ref: TagRef, value: TagValue): { image: UnitImage; link: TagLink } {
-    const image = images.get(ref.unit);
-    const config = image?.tags.get(ref.tag);
-    if (image === undefined || config === undefined)
+  function checkWrite(ref: TagRef, value: TagValue): { link: TagLink; generation: number } {
+    const config = units.get(ref.unit)?.tags.get(ref.tag);
+    if (config === undefined)
       throw new PlantbridgeError(ErrorCode.UNKNOWN_TAG, "no such tag in the plant", ref);
     if (config.writable === undefined)
       throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, "tag is not declared writable", ref);
@@ -137,66 +140,37 @@ export function createTagIO(options: TagIOOptions): TagIO {
         `${value} is outside the limits [${min}, ${max}]`,
         ref,
       );
-    if (image.link === undefined)
+    const generation = options.connection(ref.unit);
+    const link = options.link(ref.unit);
+    if (generation === undefined || link === undefined)
       throw new PlantbridgeError(ErrorCode.NOT_CONNECTED, `unit ${ref.unit} not connected`, ref);
-    return { image, link: image.link };
+    return { link, generation };
   }
 
   return {
-    attach(unit, link) {
-      const image = images.get(unit);
-      if (image === undefined) {
-        log.error({ unit }, `attach of unknown unit ${unit} ignored`);
-        return;
-      }
-      image.link = link;
-      image.generation += 1;
-      image.pushed.clear();
-    },
-    detach(unit) {
-      const image = images.get(unit);
-      if (image === undefined) return;
-      image.link = undefined;
-      image.generation += 1;
-      image.pushed.clear();
-    },
-    isAttached(unit) {
-      return images.get(unit)?.link !== undefined;
-    },
+    readUnit,
     async read(refs) {
-      const byUnit = new Map<string, string[]>();
-      for (const ref of refs) {
-        const tags = byUnit.get(ref.unit);
-        if (tags === undefined) byUnit.set(ref.unit, [ref.tag]);
-        else if (!tags.includes(ref.tag)) tags.push(ref.tag);
-      }
+      const parts = await Promise.all([...tagsByUnit(refs)].map(([unit, tags]) => readUnit(unit, tags)));
       const readings = new Map<TagId, Reading>();
-      await Promise.all([...byUnit].map(([unit, tags]) => readUnit(unit, tags, readings)));
+      for (const part of parts) for (const [id, reading] of part) readings.set(id, reading);
       return readings;
     },
     async write(ref, value) {
-      const { image, link } = checkWrite(ref, value);
-      const generation = image.generation;
+      const { link, generation } = checkWrite(ref, value);
       try {
         await link.write(ref.tag, value);
       } catch (e) {
         const error = asPlantbridgeError(e, ErrorCode.LINK_LOST, ref);
-        if (isLinkFailure(e) && image.generation === generation) reportLinkFailure(ref.unit, error);
+        if (isLinkFailure(e)) reportLinkFailure(ref.unit, generation, error);
         throw error;
       }
     },
-    update(unit, tag, reading) {
-      const image = images.get(unit);
-      if (image === undefined || image.link === undefined) return;
-      if (!image.subscribed.includes(tag)) return;
-      image.pushed.set(tag, reading);
-    },
-    subscribedTags(unit) {
-      return images.get(unit)?.subscribed ?? [];
-    },
+    isAttached: (unit) => options.connection(unit) !== undefined,
     isSubscribed(ref) {
-      const config = images.get(ref.unit)?.tags.get(ref.tag);
+      const config = units.get(ref.unit)?.tags.get(ref.tag);
       return config !== undefined && isSubscribedTag(config);
     },
+    subscribedTags: (unit) => units.get(unit)?.subscribed ?? [],
+    maxAgeOf: (id) => maxAges.get(id),
   };
 }

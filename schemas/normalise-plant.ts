@@ -44,7 +44,8 @@ export const DEFAULTS = {
   keepAliveMs: 5000,
   publishingIntervalMs: 100,
   samplingIntervalMs: 100,
-  reconnect: { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 },
+  reconnect: { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2, stableAfterMs: 10_000 },
+  storageDeadlineShare: 0.8,
   controlPeriodMs: 1000,
   staleAfterPeriods: 3,
   storagePeriodMs: 10_000,
@@ -102,6 +103,7 @@ function reconnect(raw: RawReconnect | undefined): ReconnectConfig {
     maxDelayMs: ms(raw?.maxDelay, d.maxDelayMs),
     factor: raw?.factor ?? d.factor,
     jitter: raw?.jitter ?? d.jitter,
+    stableAfterMs: ms(raw?.stableAfter, d.stableAfterMs),
   };
 }
 
@@ -120,6 +122,7 @@ function modbusUnit(
         area: tag.area,
         address: parseAddress(tag.address),
         wordOrder: tag.wordOrder ?? ("ABCD" as const),
+        ...(tag.maxAge !== undefined ? { maxAgeMs: parseDuration(tag.maxAge) } : {}),
         position: at(t.path),
       };
       if (t.word !== undefined) {
@@ -165,6 +168,7 @@ function opcuaUnit(name: string, raw: RawOpcuaUnit, at: (path: string[]) => Sour
     ...(tag.unit !== undefined ? { engineeringUnit: tag.unit } : {}),
     ...(tag.description !== undefined ? { description: tag.description } : {}),
     ...(tag.writable !== undefined ? { writable: { min: tag.writable.min, max: tag.writable.max } } : {}),
+    ...(tag.maxAge !== undefined ? { maxAgeMs: parseDuration(tag.maxAge) } : {}),
     position: at(["units", name, "tags", tagName]),
   }));
   return {
@@ -220,6 +224,10 @@ function controlLoop(
     onChange: raw.onChange ?? true,
     staleAfterMs: ms(raw.staleAfter, DEFAULTS.staleAfterPeriods * periodMs),
     failSafe: { afterMs: parseDuration(raw.failSafe.after), value: raw.failSafe.value },
+    deadband: raw.deadband ?? 0,
+    minWriteIntervalMs: ms(raw.minWriteInterval, 0),
+    ...(raw.rampRate !== undefined ? { rampRatePerS: raw.rampRate } : {}),
+    ...(raw.reassert !== undefined ? { reassertMs: parseDuration(raw.reassert) } : {}),
     position,
   };
 }
@@ -248,8 +256,10 @@ function storage(plant: string, raw: RawStorage, catalogue: TagCatalogue, varDir
     tags = catalogue.all.map((t) => ({ unit: t.unit, tag: t.name }));
   }
   const spool = raw.spool ?? {};
+  const periodMs = ms(raw.period, DEFAULTS.storagePeriodMs);
   return {
-    periodMs: ms(raw.period, DEFAULTS.storagePeriodMs),
+    periodMs,
+    deadlineMs: ms(raw.deadline, Math.floor(periodMs * DEFAULTS.storageDeadlineShare)),
     tags,
     historian,
     spool: {

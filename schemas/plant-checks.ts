@@ -102,6 +102,7 @@ function checkReconnect(check: Checker, path: string[], reconnect: RawReconnect 
   if ((initial ?? 500) > (max ?? 30_000)) {
     check.report([...path, "maxDelay"], "maxDelay is below initialDelay");
   }
+  check.duration([...path, "stableAfter"], reconnect.stableAfter);
 }
 
 function checkModbusUnit(check: Checker, unit: string, config: RawModbusUnit): void {
@@ -112,6 +113,7 @@ function checkModbusUnit(check: Checker, unit: string, config: RawModbusUnit): v
 }
 
 function checkModbusTag(check: Checker, path: string[], tag: RawModbusTag): void {
+  check.duration([...path, "maxAge"], tag.maxAge);
   const type = modbusType(tag);
   const bitArea = tag.area === "coil" || tag.area === "discrete";
   if (bitArea && type !== "bool") {
@@ -220,6 +222,7 @@ function checkOpcuaUnit(check: Checker, unit: string, config: RawOpcuaUnit): voi
   for (const [name, tag] of Object.entries(config.tags)) {
     const path = [...base, "tags", name];
     check.duration([...path, "samplingInterval"], tag.samplingInterval, true);
+    check.duration([...path, "maxAge"], tag.maxAge);
     if (tag.deadband?.type === "percent" && tag.deadband.value > 100) {
       check.report([...path, "deadband", "value"], "a percent deadband must be 0..100");
     }
@@ -282,6 +285,8 @@ function checkControl(check: Checker, catalogue: TagCatalogue, loops: Record<str
     check.duration([...path, "period"], loop.period);
     check.duration([...path, "staleAfter"], loop.staleAfter);
     check.duration([...path, "failSafe", "after"], loop.failSafe.after);
+    check.duration([...path, "minWriteInterval"], loop.minWriteInterval, true);
+    check.duration([...path, "reassert"], loop.reassert);
     if (limits !== undefined && (loop.failSafe.value < limits.min || loop.failSafe.value > limits.max)) {
       check.report(
         [...path, "failSafe", "value"],
@@ -339,7 +344,14 @@ function isFile(path: string): boolean {
 }
 
 function checkStorage(check: Checker, catalogue: TagCatalogue, storage: RawStorage): void {
-  check.duration(["storage", "period"], storage.period);
+  const period = check.duration(["storage", "period"], storage.period);
+  const deadline = check.duration(["storage", "deadline"], storage.deadline);
+  if (deadline !== undefined && deadline >= (period ?? 10_000)) {
+    check.report(
+      ["storage", "deadline"],
+      `the deadline ${deadline} ms must be shorter than the storage period ${period ?? 10_000} ms`,
+    );
+  }
   const stored = new Map<string, number>();
   if (Array.isArray(storage.tags)) {
     storage.tags.forEach((ref, index) => {

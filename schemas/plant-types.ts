@@ -73,6 +73,8 @@ export interface ModbusTagConfig {
   description?: string;
   /** Present = the tag may be written, only within these limits. Absent = read-only. */
   writable?: WriteLimits;
+  /** A good value unchanged for longer than this counts as stale (a frozen PLC program). */
+  maxAgeMs?: number;
   position?: SourcePosition;
 }
 
@@ -85,6 +87,8 @@ export interface ReconnectConfig {
   factor: number;
   /** Relative jitter 0..1: the delay is drawn from [d*(1-jitter), d]. */
   jitter: number;
+  /** A connection up this long forgives the failures before it (the backoff starts again from the initial delay). */
+  stableAfterMs: number;
 }
 
 export interface ModbusUnitConfig {
@@ -144,6 +148,8 @@ export interface OpcuaTagConfig {
   engineeringUnit?: string;
   description?: string;
   writable?: WriteLimits;
+  /** A good value unchanged for longer than this counts as stale (a frozen PLC program). */
+  maxAgeMs?: number;
   position?: SourcePosition;
 }
 
@@ -216,6 +222,14 @@ export interface ControlLoopConfig {
   /** A good input older than this counts as stale. */
   staleAfterMs: number;
   failSafe: FailSafeConfig;
+  /** Input changes smaller than this keep the current set point. 0 = every change counts. */
+  deadband: number;
+  /** At most one write per this many ms (the latest decision wins). 0 = no limit. */
+  minWriteIntervalMs: number;
+  /** Output units per second toward a new set point (never for the fail-safe). Absent = jump. */
+  rampRatePerS?: number;
+  /** Re-write the current decision when nothing was written for this long. Absent = on change only. */
+  reassertMs?: number;
   position?: SourcePosition;
 }
 
@@ -253,6 +267,8 @@ export interface SpoolConfig {
 
 export interface StorageConfig {
   periodMs: number;
+  /** Each cycle waits this long for the units; one that has not answered is stored bad for that cycle. */
+  deadlineMs: number;
   /** Tags sampled every period, in order. */
   tags: readonly TagRef[];
   historian: HistorianConfig;

@@ -26,6 +26,7 @@ export interface RawReconnect {
   maxDelay?: RawDuration;
   factor?: number;
   jitter?: number;
+  stableAfter?: RawDuration;
 }
 
 export type RawModbusType = "bool" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "bits";
@@ -41,6 +42,7 @@ export interface RawModbusTag {
   unit?: string;
   description?: string;
   writable?: RawLimits;
+  maxAge?: RawDuration;
 }
 
 export interface RawModbusUnit {
@@ -65,6 +67,7 @@ export interface RawOpcuaTag {
   unit?: string;
   description?: string;
   writable?: RawLimits;
+  maxAge?: RawDuration;
 }
 
 export interface RawOpcuaUnit {
@@ -108,6 +111,10 @@ export interface RawControlLoop {
   staleAfter?: RawDuration;
   transform?: RawTransform;
   failSafe: { after: RawDuration; value: number };
+  deadband?: number;
+  minWriteInterval?: RawDuration;
+  rampRate?: number;
+  reassert?: RawDuration;
 }
 
 export interface RawHistorian {
@@ -128,6 +135,7 @@ export interface RawSpool {
 
 export interface RawStorage {
   period?: RawDuration;
+  deadline?: RawDuration;
   tags?: "all" | string[];
   historian?: RawHistorian;
   spool?: RawSpool;

@@ -16,10 +16,11 @@
  */
 import { Socket } from "node:net";
 import { ModbusTCPClient } from "jsmodbus";
+import { type Clock, systemClock } from "../../lib/clock.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
-import type { Reading, TagValue, UnitLink } from "../types.ts";
+import type { Reading, ReadingStamp, TagValue, UnitLink } from "../types.ts";
 import { booleanOf, decodeRegisters, encodeRegisters, isBitArea, widthOf } from "./codec.ts";
 import { modbusExceptionReason } from "./exception-codes.ts";
 import { type GuardedSocket, guardSocket } from "./guarded-socket.ts";
@@ -29,8 +30,8 @@ import { createTransactionQueue, type TransactionQueue } from "./transaction-que
 
 export interface ModbusLinkDeps {
   log: Log;
-  /** Epoch ms for reading times; default Date.now. */
-  clock?: () => number;
+  /** Stamps readings (wall clock) and their receive time (monotonic); default the system's clocks. */
+  clock?: Clock;
 }
 
 interface Connection {
@@ -51,7 +52,8 @@ const planCacheLimit = 64;
 
 export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): UnitLink {
   const log = deps.log.child({ unit: unit.name, protocol: "modbus-tcp" });
-  const clock = deps.clock ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const stamp = (): ReadingStamp => ({ time: clock.wall(), receivedAt: clock.monotonic() });
   const tagsByName = new Map(unit.tags.map((t) => [t.name, t]));
   const planCache = new Map<string, PlannedRequest[]>();
   const lostListeners = new Set<(error: PlantbridgeError) => void>();
@@ -234,7 +236,11 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     }
   }
 
-  function decodeRequest(request: PlannedRequest, values: AreaValues, time: number): Map<string, Reading> {
+  function decodeRequest(
+    request: PlannedRequest,
+    values: AreaValues,
+    at: ReadingStamp,
+  ): Map<string, Reading> {
     const readings = new Map<string, Reading>();
     const available = values.kind === "words" ? values.words.length : values.bits.length;
     for (const tag of request.tags) {
@@ -245,7 +251,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
           value: null,
           quality: "bad",
           reason: `short reply: unit served ${available} of ${request.count} ${isBitArea(request.area) ? "bits" : "registers"}`,
-          time,
+          ...at,
         });
         continue;
       }
@@ -254,9 +260,9 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
           values.kind === "bits"
             ? values.bits[from] === true
             : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
-        readings.set(tag.name, { value, quality: "good", time });
+        readings.set(tag.name, { value, quality: "good", ...at });
       } catch (e) {
-        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), time });
+        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), ...at });
       }
     }
     return readings;
@@ -272,7 +278,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
             readArea(conn.client, request),
           )
           .then(
-            (values) => decodeRequest(request, values, clock()),
+            (values) => decodeRequest(request, values, stamp()),
             (e: unknown) => exceptionReadings(request, e, conn),
           ),
       ),
@@ -288,9 +294,9 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     if (code === undefined) throw linkFailure(e, conn);
     const reason = modbusExceptionReason(code);
     log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
-    const time = clock();
+    const at = stamp();
     return new Map(
-      request.tags.map((t): [string, Reading] => [t.name, { value: null, quality: "bad", reason, time }]),
+      request.tags.map((t): [string, Reading] => [t.name, { value: null, quality: "bad", reason, ...at }]),
     );
   }
 

@@ -1,8 +1,11 @@
 /**
  * One OPC UA subscription for a set of tags: one monitored item per tag (created in one
  * CreateMonitoredItems call per distinct sampling interval and deadband), every notification
- * pushed as a Reading with its quality. A subscription the server terminates or reports Bad
- * is a lost link.
+ * pushed as a Reading with its quality, every publish response (data or keep-alive) reported as
+ * a sign of life. A subscription the server terminates or reports Bad while the session lives is
+ * `ended`: the caller subscribes again. A refusal (CreateSubscription or CreateMonitoredItems,
+ * e.g. BadTooManySubscriptions) rejects with a tag-level code; a link failure rejects with a
+ * link-level one and is reported lost.
  */
 import {
   AttributeIds,
@@ -20,7 +23,7 @@ import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../schemas/plant-types.ts";
-import type { Reading } from "../types.ts";
+import type { PushListener, Reading, ReadingStamp } from "../types.ts";
 import type { NodeIdResolution } from "./node-ids.ts";
 import { serviceError, severityOf, statusName } from "./status.ts";
 import { badReading, readingFromDataValue } from "./values.ts";
@@ -32,10 +35,13 @@ export interface SubscriptionContext {
   resolve(tag: string): NodeIdResolution | undefined;
   /** Reports the link lost (at most once per connection; the link takes care of that). */
   onLost(error: PlantbridgeError): void;
-  now(): number;
+  /** Stamps pushed readings: wall-clock time and monotonic receive time. */
+  stamp(): ReadingStamp;
 }
 
 export interface TagSubscription {
+  /** Silence longer than this (revised keep-alive count × publishing interval + the unit's timeout) = dead. */
+  readonly silenceLimitMs: number;
   /** Deletes the subscription on the server; bounded by the unit's timeout; idempotent. */
   close(): Promise<void>;
   /** The session is gone: nothing to delete any more, stop reporting. */
@@ -75,7 +81,7 @@ function groupKey(tag: OpcuaTagConfig): string {
 export async function openTagSubscription(
   ctx: SubscriptionContext,
   tags: readonly OpcuaTagConfig[],
-  onReading: (tag: string, reading: Reading) => void,
+  listener: PushListener,
 ): Promise<TagSubscription> {
   const { unit, session, log } = ctx;
   const origin = { unit: unit.name };
@@ -85,7 +91,7 @@ export async function openTagSubscription(
   const deliver = (tag: string, reading: Reading): void => {
     if (closing || abandoned) return;
     try {
-      onReading(tag, reading);
+      listener.reading(tag, reading);
     } catch (e) {
       log.error({ tag, err: errorMessage(e) }, "subscription reading handler threw");
     }
@@ -125,17 +131,31 @@ export async function openTagSubscription(
     throw failure.error;
   }
 
-  const lost = (message: string): void => {
+  const ended = (message: string): void => {
     if (closing || abandoned) return;
     abandoned = true;
-    ctx.onLost(new PlantbridgeError(ErrorCode.LINK_LOST, message, origin));
+    log.warn({ subscriptionId: subscription.subscriptionId, reason: message }, "OPC UA subscription ended");
+    try {
+      listener.ended(message);
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, "subscription end handler threw");
+    }
   };
-  subscription.on("terminated", () => lost(`subscription ${subscription.subscriptionId} terminated`));
+  const alive = (): void => {
+    if (closing || abandoned) return;
+    try {
+      listener.alive();
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, "subscription life handler threw");
+    }
+  };
+  subscription.on("raw_notification", alive);
+  subscription.on("terminated", () => ended(`subscription ${subscription.subscriptionId} terminated`));
   subscription.on("status_changed", (status: StatusCode) => {
     if (severityOf(status) === "bad")
-      lost(`subscription ${subscription.subscriptionId} status ${statusName(status)}`);
+      ended(`subscription ${subscription.subscriptionId} status ${statusName(status)}`);
   });
-  subscription.on("internal_error", (err: Error) => lost(`subscription internal error: ${err.message}`));
+  subscription.on("internal_error", (err: Error) => ended(`subscription internal error: ${err.message}`));
   subscription.on("error", (err: Error) => log.warn({ err: err.message }, "subscription error"));
 
   const terminate = async (): Promise<void> => {
@@ -180,7 +200,7 @@ export async function openTagSubscription(
       monitored.push(items);
       items.on("changed", (_item: unknown, dv: DataValue, index: number) => {
         const tag = group[index];
-        if (tag !== undefined) deliver(tag.name, readingFromDataValue(dv, ctx.now()));
+        if (tag !== undefined) deliver(tag.name, readingFromDataValue(dv, ctx.stamp()));
       });
       await withDeadline(
         new Promise<void>((resolve, reject) => {
@@ -198,7 +218,7 @@ export async function openTagSubscription(
       items.monitoredItems.forEach((item, index) => {
         const tag = group[index];
         if (tag !== undefined && severityOf(item.statusCode) !== "good") {
-          deliver(tag.name, badReading(statusName(item.statusCode), ctx.now()));
+          deliver(tag.name, badReading(statusName(item.statusCode), ctx.stamp()));
         }
       });
     }
@@ -210,7 +230,7 @@ export async function openTagSubscription(
     throw failure.error;
   }
 
-  for (const u of unresolved) deliver(u.tag, badReading(u.reason, ctx.now()));
+  for (const u of unresolved) deliver(u.tag, badReading(u.reason, ctx.stamp()));
   log.debug(
     {
       subscriptionId: subscription.subscriptionId,
@@ -220,8 +240,13 @@ export async function openTagSubscription(
     "subscription created",
   );
 
+  alive();
+  const silenceLimitMs =
+    Math.max(1, subscription.publishingInterval) * Math.max(1, subscription.maxKeepAliveCount) +
+    unit.timeoutMs;
   let closed: Promise<void> | undefined;
   return {
+    silenceLimitMs,
     close(): Promise<void> {
       if (closed) return closed;
       const wasAbandoned = abandoned;

@@ -6,7 +6,7 @@
 import { DataType, type DataValue, type VariantOptions } from "node-opcua";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaDataType, OpcuaTagConfig } from "../../schemas/plant-types.ts";
-import type { Reading, TagValue } from "../types.ts";
+import type { Reading, ReadingStamp, TagValue } from "../types.ts";
 import { severityOf, statusName } from "./status.ts";
 
 function timeOf(dv: DataValue, now: number): number {
@@ -49,24 +49,24 @@ function scalarOf(dataType: DataType, value: unknown): { value: TagValue } | { r
  * name as the reason (an uncertain value must not drive a set point). `time` is the source
  * timestamp, else the server's, else `now`.
  */
-export function readingFromDataValue(dv: DataValue, now: number): Reading {
-  const time = timeOf(dv, now);
+export function readingFromDataValue(dv: DataValue, received: ReadingStamp): Reading {
+  const at = { time: timeOf(dv, received.time), receivedAt: received.receivedAt };
   const severity = severityOf(dv.statusCode);
   if (severity !== "good") {
-    return { value: null, quality: "bad", reason: statusName(dv.statusCode), time };
+    return { value: null, quality: "bad", reason: statusName(dv.statusCode), ...at };
   }
   const variant = dv.value;
   if (variant.arrayType !== undefined && variant.arrayType !== 0 /* Scalar */) {
-    return { value: null, quality: "bad", reason: "value is an array, not a scalar", time };
+    return { value: null, quality: "bad", reason: "value is an array, not a scalar", ...at };
   }
   const scalar = scalarOf(variant.dataType, variant.value);
-  if ("reason" in scalar) return { value: null, quality: "bad", reason: scalar.reason, time };
-  return { value: scalar.value, quality: "good", time };
+  if ("reason" in scalar) return { value: null, quality: "bad", reason: scalar.reason, ...at };
+  return { value: scalar.value, quality: "good", ...at };
 }
 
 /** A bad Reading for a tag that could not be asked for (e.g. its node id did not resolve). */
-export function badReading(reason: string, now: number): Reading {
-  return { value: null, quality: "bad", reason, time: now };
+export function badReading(reason: string, at: ReadingStamp): Reading {
+  return { value: null, quality: "bad", reason, ...at };
 }
 
 const INTEGER_RANGES: Partial<Record<OpcuaDataType, readonly [number, number]>> = {

@@ -5,12 +5,14 @@ import { connectionMachine } from "../../machines/connection.machine.ts";
 import { controlMachine } from "../../machines/control.machine.ts";
 import { forwarderMachine } from "../../machines/forwarder.machine.ts";
 import { plantMachine } from "../../machines/plant.machine.ts";
+import { pushMachine } from "../../machines/push.machine.ts";
 import { storageMachine } from "../../machines/storage.machine.ts";
 import { toMermaid } from "../runtime/mermaid.ts";
 
 export const machines: Record<string, AnyStateMachine> = {
   plant: plantMachine,
   connection: connectionMachine,
+  push: pushMachine,
   control: controlMachine,
   storage: storageMachine,
   forwarder: forwarderMachine,

@@ -16,27 +16,36 @@ export async function runCommand(options: CommonOptions): Promise<number> {
   // Curve files are checked before anything (even the log) is created under the var folder, and
   // before the adapters (OPC UA, PostgreSQL, …) are loaded: a bad input fails at once.
   const inputs = await loadPlantInputs(plant);
-  const [{ createPlantLog }, { waitForStop }, { startPlant }] = await Promise.all([
+  const [{ createPlantLog }, { waitForStop }, { startPlant }, { watchFatalErrors }] = await Promise.all([
     import("../runtime/plant-log.ts"),
     import("../runtime/signals.ts"),
     import("../runtime/start-plant.ts"),
+    import("../runtime/fatal-errors.ts"),
   ]);
   // Listen for SIGINT/SIGTERM before anything is created: a stop requested during start-up (the
   // embedded database's initdb takes a while) lets the start finish, then stops cleanly — never a
   // process killed half-way with a database server or a half-made data directory left behind.
   let log: Log | undefined;
   const signalled = waitForStop(() => log);
+  const fatalError = watchFatalErrors(() => log);
   log = createPlantLog(plant.varDir, options.logLevel);
   const running = await startPlant(plant, { log, inputs, inspectPort: options.inspectPort });
-  const reason = await Promise.race([
-    signalled,
-    running.stopped.then(() => "stopped" as const),
+  const ended = await Promise.race([
+    signalled.then((reason) => ({ reason, fatal: null })),
+    running.stopped.then((output) => ({ reason: "stopped" as const, fatal: output.fatal })),
+    fatalError.then((fatal) => ({ reason: "fatal" as const, fatal })),
     ...(options.durationS === undefined
       ? []
-      : [sleep(options.durationS * 1000, "duration" as const, { ref: false })]),
+      : [sleep(options.durationS * 1000, { reason: "duration" as const, fatal: null }, { ref: false })]),
   ]);
   await running.stop();
-  process.stdout.write(`${JSON.stringify({ plant: plant.name, reason, health: running.health() })}\n`);
+  const summary = {
+    plant: plant.name,
+    reason: ended.fatal === null ? ended.reason : "fatal",
+    fatal: ended.fatal,
+  };
+  process.stdout.write(`${JSON.stringify({ ...summary, health: running.health() })}\n`);
   log.flush();
-  return 0;
+  // Non-zero after a fatal error, so that a supervisor (systemd: Restart=on-failure) starts it again.
+  return ended.fatal === null ? 0 : 1;
 }

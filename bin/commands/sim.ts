@@ -20,6 +20,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     { waitForStop },
     { startSimulators },
     { startPlant },
+    { watchFatalErrors },
   ] = await Promise.all([
     import("../../schemas/load-plant.ts"),
     import("../runtime/historian-counts.ts"),
@@ -28,8 +29,10 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     import("../runtime/signals.ts"),
     import("../runtime/simulators.ts"),
     import("../runtime/start-plant.ts"),
+    import("../runtime/fatal-errors.ts"),
   ]);
   const log = createPlantLog(varDir, options.logLevel);
+  const fatalError = watchFatalErrors(log);
   const started = Date.now();
   const simulators = await startSimulators({ varDir, log, faults: options.faults });
   try {
@@ -39,10 +42,12 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     });
     const running = await startPlant(plant, { log, inspectPort: options.inspectPort });
     simulators.startFaultSchedule();
-    const reason = await Promise.race([
-      waitForStop(log, options.durationS),
-      running.stopped.then(() => "stopped" as const),
+    const ended = await Promise.race([
+      waitForStop(log, options.durationS).then((reason) => ({ reason, fatal: null })),
+      running.stopped.then((output) => ({ reason: "stopped" as const, fatal: output.fatal })),
+      fatalError.then((fatal) => ({ reason: "fatal" as const, fatal })),
     ]);
+    const reason = ended.fatal === null ? ended.reason : "fatal";
     let stored: Record<string, UnitCounts> = {};
     await running.stop(async (url) => {
       if (plant.storage.historian.layout === "narrow")
@@ -52,6 +57,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     const pemelWrites = simulators.pemel.served.writes;
     const summary = {
       reason,
+      ...(ended.fatal !== null ? { fatal: ended.fatal } : {}),
       seconds: Math.round((Date.now() - started) / 100) / 10,
       samplesStored: Object.fromEntries(Object.entries(stored).map(([unit, c]) => [unit, c.samples])),
       badSamplesStored: Object.fromEntries(Object.entries(stored).map(([unit, c]) => [unit, c.bad])),
@@ -64,7 +70,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
       spool: health.spool,
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return 0;
+    return ended.fatal === null ? 0 : 1;
   } finally {
     await simulators.stop();
     log.flush();

@@ -73,12 +73,14 @@ export function methFault(f: ScheduledFault): MethFault {
     case "close-sessions":
     case "stop-answering":
     case "freeze":
+    case "refuse-subscriptions":
+    case "silent-subscriptions":
       return { kind: f.kind };
     case "bad-status":
       return { kind: "bad-status", nodes: (f.arg ?? "real_h2_flowrate").split(",") };
     default:
       throw new Error(
-        `--fault ${f.spec}: METH knows drop-connections, close-sessions, stop-answering, freeze, bad-status=NODE[,NODE], restart`,
+        `--fault ${f.spec}: METH knows drop-connections, close-sessions, stop-answering, freeze, refuse-subscriptions, silent-subscriptions, bad-status=NODE[,NODE], restart`,
       );
   }
 }

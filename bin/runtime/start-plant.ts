@@ -6,9 +6,15 @@ import { startEmbeddedPostgres } from "../../adapters/postgres/embedded.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool } from "../../adapters/spool/sqlite-spool.ts";
 import type { HistorianSink, Spool, UnitLink } from "../../adapters/types.ts";
+import { type Clock, systemClock } from "../../lib/clock.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
-import { type PlantHealth, plantHealth, plantMachine } from "../../machines/plant.machine.ts";
+import {
+  type PlantHealth,
+  type PlantOutput,
+  plantHealth,
+  plantMachine,
+} from "../../machines/plant.machine.ts";
 import type { PlantDeps } from "../../machines/plant-deps.ts";
 import type { PlantConfig, UnitConfig } from "../../schemas/plant-types.ts";
 import { type LiveInspector, startInspector } from "./inspector.ts";
@@ -17,8 +23,11 @@ import { loadPlantInputs, type PlantInputs } from "./plant-inputs.ts";
 export interface RunningPlant {
   readonly historianUrl: string;
   health(): PlantHealth;
-  /** Resolves when the plant machine has stopped (after SHUTDOWN, or on a fatal error). */
-  readonly stopped: Promise<void>;
+  /**
+   * Resolves when the plant machine has stopped: after SHUTDOWN (`fatal` null), or on its own
+   * because a part of it kept failing or the machine itself failed (`fatal` says why). Never rejects.
+   */
+  readonly stopped: Promise<PlantOutput>;
   /**
    * Clean shutdown: no new samples, forwarders flush within the deadline (the rest stays in the spool
    * for the next start), links closed, spool closed; `beforeDatabaseStop` runs while the historian
@@ -39,11 +48,11 @@ export interface StartPlantOptions {
 /** The historian sink's name: its delivery cursor in the spool. */
 const sinkName = "postgres";
 
-function createLink(unit: UnitConfig, log: Log, pkiDir: string): UnitLink {
+function createLink(unit: UnitConfig, log: Log, pkiDir: string, clock: Clock): UnitLink {
   // The adapters name their unit in every log line themselves.
   return unit.protocol === "modbus-tcp"
-    ? createModbusLink(unit, { log })
-    : createOpcuaLink(unit, { log, pkiDir });
+    ? createModbusLink(unit, { log, clock })
+    : createOpcuaLink(unit, { log, pkiDir, clock });
 }
 
 /**
@@ -113,11 +122,11 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
 
   const pkiDir = join(plant.varDir, "pki");
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir),
+    createLink: (unit) => createLink(unit, log, pkiDir, systemClock),
     transforms,
     spool,
     sinks: [sink],
-    now: () => Date.now(),
+    clock: systemClock,
     random: Math.random,
     log,
   };
@@ -125,7 +134,14 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
     input: { plant, deps, shutdownFlushMs: options.shutdownFlushMs ?? 10_000 },
     ...(inspector ? { inspect: inspector.inspect } : {}),
   });
-  const stopped = toPromise(actor).then(() => undefined);
+  const stopped: Promise<PlantOutput> = toPromise(actor).then(
+    (output) => output,
+    (e: unknown) => {
+      const fatal = `the plant machine failed: ${errorMessage(e)}`;
+      log.fatal({ reason: errorMessage(e) }, fatal);
+      return { fatal };
+    },
+  );
   actor.start();
   log.info(
     {

@@ -33,6 +33,10 @@ export type MethFault =
    */
   | { kind: "stop-answering" }
   /** Values stop changing (the dynamics still run inside, the variables are not updated). */
-  | { kind: "freeze" };
+  | { kind: "freeze" }
+  /** CreateSubscription is answered BadTooManySubscriptions until cleared; existing subscriptions go on. */
+  | { kind: "refuse-subscriptions" }
+  /** Publish requests go unanswered (no data, no keep-alive) until cleared; Read and Write still work. */
+  | { kind: "silent-subscriptions" };
 
 export type MethFaultKind = MethFault["kind"];

@@ -29,6 +29,7 @@ import type { MethBadStatus, MethFault } from "./faults.ts";
 import { defaultLoadProfile, demandAt, type LoadProfile } from "./load-profile.ts";
 import { countServed, type MethServed, noneServed } from "./served-counter.ts";
 import { methServerOptions } from "./server-options.ts";
+import { subscriptionFaults } from "./subscription-faults.ts";
 
 export type { MethServed } from "./served-counter.ts";
 
@@ -190,6 +191,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
 
   // ---------------------------------------------------------------- sockets and faults
   const sockets = createClientSockets();
+  const subscriptions = subscriptionFaults();
 
   /** The server closes sessions as after a session timeout; their channels stay open. */
   function closeSessions(): void {
@@ -228,6 +230,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
     for (const key of badStatus.keys()) publish(key);
 
     countServed(s, served);
+    subscriptions.attach(s);
     await s.start();
     for (const endpoint of endpointsOf(s))
       endpoint._server?.on("connection", (socket: Socket) => sockets.accept(socket));
@@ -356,6 +359,12 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
         case "freeze":
           frozen = true;
           return;
+        case "refuse-subscriptions":
+          subscriptions.refuse();
+          return;
+        case "silent-subscriptions":
+          subscriptions.silence();
+          return;
       }
     },
     clearFaults(): void {
@@ -363,6 +372,7 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
       badStatus.clear();
       frozen = false;
       sockets.answerAgain();
+      subscriptions.clear();
       for (const key of wasBad) {
         const spec = methVariables[key];
         const current = key in processValue ? processValue[key as keyof typeof processValue]() : undefined;

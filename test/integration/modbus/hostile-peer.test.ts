@@ -35,6 +35,7 @@ import {
   storedSamples,
   waitFor,
 } from "../../support/plant-harness.ts";
+import { readsByCycle, storedCycles } from "../../support/unit-faults.ts";
 import { pemelTags, pemelUnit, tag } from "../../unit/modbus/fixtures.ts";
 import { eventually, linkTo, outcome, startSimulator, type TestLink } from "./harness.ts";
 
@@ -419,7 +420,7 @@ describe("a man in the middle corrupting PEMEL's replies on the running plant", 
                 // generous: on a loaded machine no genuine reply may time out (that would be a loss
                 // the relay did not cause); the truncated reply costs this long
                 timeoutMs: 2000,
-                reconnect: { initialDelayMs: 200, maxDelayMs: 1000, factor: 2, jitter: 0 },
+                reconnect: { initialDelayMs: 200, maxDelayMs: 1000, factor: 2, jitter: 0, stableAfterMs: 0 },
               }
             : u,
         ),
@@ -449,10 +450,20 @@ describe("a man in the middle corrupting PEMEL's replies on the running plant", 
     const health = running.health();
 
     const served = harness.pemel.served.reads.filter((r) => r.address === 0x8061 && r.count === 18);
-    const cycles = [...byCycle(await storedSamples(harness.schema)).entries()];
+    const samples = await storedSamples(harness.schema);
+    const cycles = [...byCycle(samples).entries()];
     const good = cycles.filter(([, c]) => c.get("PEMEL.el_power_act")?.quality === 0);
     const lostIndices = new Set(corruptedAt.filter((c) => !harmless.has(c.kind)).map((c) => c.index));
     const expectedLost = lostIndices.size;
+    // A genuine reply that came after its storage cycle's deadline (a busy machine) is stored bad and
+    // said so: served, and lost by definition. Such reads are counted, never hidden.
+    const { byCycle: readsOf } = readsByCycle(storedCycles(samples, harness.plant.storage.tags), served);
+    const lateIndices = new Set<number>();
+    for (const [time, cycle] of cycles) {
+      if (cycle.get("PEMEL.el_power_act")?.reason?.includes("did not answer within the storage deadline"))
+        for (const read of readsOf.get(time) ?? []) lateIndices.add(served.indexOf(read));
+    }
+    const lossIndices = new Set([...lostIndices, ...lateIndices]);
     const rows = cycles.reduce((n, [, c]) => n + c.size, 0);
     const pemelBad = cycles
       .flatMap(([, c]) => [...c.values()])
@@ -466,6 +477,7 @@ describe("a man in the middle corrupting PEMEL's replies on the running plant", 
         rows - new Set(cycles.flatMap(([time, c]) => [...c.keys()].map((tag) => `${tag}@${time}`))).size,
       corrupted: corruptedAt.length,
       harmlessCorruptions: corruptedAt.length - expectedLost,
+      answeredAfterTheDeadline: [...lateIndices].filter((i) => !lostIndices.has(i)).length,
       cycles: cycles.length,
       storageCycles: health.storage.cycles,
       badPemelCycles: cycles.length - good.length,
@@ -474,12 +486,13 @@ describe("a man in the middle corrupting PEMEL's replies on the running plant", 
     console.log(`FAULT-FIGURES ${JSON.stringify(figures)}`);
 
     // Every reply the relay corrupted carried a read PEMEL served; the plant got garbage instead, so
-    // that sample can only be stored bad: lost by definition, one per corrupted reply, no more.
-    expect(figures.lost).toBe(expectedLost);
+    // that sample can only be stored bad: lost by definition, one per corrupted reply, no more (but
+    // for genuine replies that came after their cycle's deadline, each stored bad saying so).
+    expect(figures.lost).toBe(lossIndices.size);
     expect(figures.duplicated).toBe(0);
     expect(storageReplies).toBe(served.length);
-    // the good records are the served reads minus the corrupted ones, register for register, in order
-    const kept = served.filter((_, i) => !lostIndices.has(i));
+    // the good records are the served reads minus the lost ones, register for register, in order
+    const kept = served.filter((_, i) => !lossIndices.has(i));
     expect(good.length).toBe(kept.length);
     good.forEach(([time, cycle], i) => {
       const words = kept[i]?.values ?? [];
@@ -491,7 +504,9 @@ describe("a man in the middle corrupting PEMEL's replies on the running plant", 
     expect(cycles.length).toBe(health.storage.cycles);
     for (const [, c] of cycles) expect(c.size).toBe(33);
     // the bad records say why
-    expect(pemelBad.some((x) => x.reason === modbusExceptionReason(0x77))).toBe(true);
+    const exceptionAt = corruptedAt.find((c) => c.kind === "exception")?.index ?? -1;
+    if (!lateIndices.has(exceptionAt))
+      expect(pemelBad.some((x) => x.reason === modbusExceptionReason(0x77))).toBe(true);
     expect(pemelBad.some((x) => /Modbus protocol error/.test(x.reason ?? ""))).toBe(true);
     // each corruption that broke the stream cost one reconnect; the exception did not
     expect(figures.reconnects).toBe(expectedLost - 1);

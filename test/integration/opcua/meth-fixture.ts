@@ -4,6 +4,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
+import type { PushListener, Reading } from "../../../adapters/types.ts";
 import type { Log } from "../../../lib/log.ts";
 import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../../schemas/plant-types.ts";
 
@@ -74,7 +75,7 @@ export function methUnit(endpoint: string, overrides: Partial<OpcuaUnitConfig> =
     timeoutMs: 2_000,
     keepAliveMs: 1_000,
     publishingIntervalMs: 10,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 1_000, factor: 2, jitter: 0 },
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1_000, factor: 2, jitter: 0, stableAfterMs: 0 },
     tags: methTags(),
     ...overrides,
   };
@@ -91,4 +92,34 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** What a subscription told the test: readings by tag, signs of life, its end. */
+export interface PushRecord {
+  listener: PushListener;
+  readings: { tag: string; reading: Reading }[];
+  alive: number;
+  ended: string[];
+}
+
+/** A PushListener that records everything (and calls `onReading` for each reading, if given). */
+export function recordPushes(onReading?: (tag: string, reading: Reading) => void): PushRecord {
+  const record: PushRecord = {
+    readings: [],
+    alive: 0,
+    ended: [],
+    listener: {
+      reading: (tag, reading) => {
+        record.readings.push({ tag, reading });
+        onReading?.(tag, reading);
+      },
+      alive: () => {
+        record.alive++;
+      },
+      ended: (reason) => {
+        record.ended.push(reason);
+      },
+    },
+  };
+  return record;
 }

@@ -11,7 +11,15 @@ import { ErrorCode, isPlantbridgeError, type PlantbridgeError } from "../../../l
 import type { Log } from "../../../lib/log.ts";
 import type { OpcuaUnitConfig } from "../../../schemas/plant-types.ts";
 import { type MethSimulator, startMethSimulator } from "../../../simulators/meth/index.ts";
-import { METH_PASSWORD, METH_USER, memoryLog, methUnit, runFolder, waitFor } from "./meth-fixture.ts";
+import {
+  METH_PASSWORD,
+  METH_USER,
+  memoryLog,
+  methUnit,
+  recordPushes,
+  runFolder,
+  waitFor,
+} from "./meth-fixture.ts";
 
 const run = runFolder("opcua-faults");
 const pkiDir = join(run.dir, "pki");
@@ -78,7 +86,7 @@ describe("OPC UA link faults", () => {
     const lost = lostRecorder(l);
     await l.connect();
     const readings: Reading[] = [];
-    await l.subscribe!(["real_h2_flowrate"], (_t, r) => readings.push(r));
+    await l.subscribe!(["real_h2_flowrate"], recordPushes((_t, r) => readings.push(r)).listener);
     await waitFor(() => readings.length > 0, 5_000, "first reading");
     sim.setFault({ kind: "drop-connections" });
     await waitFor(() => lost.length > 0, 5_000, "lost");
@@ -131,9 +139,12 @@ describe("OPC UA link faults", () => {
     expect(sim.served.sessionsCreated).toBeGreaterThan(sessionsBefore);
     sim.setDemand(9.5);
     const readings: Reading[] = [];
-    const unsubscribe = await l.subscribe!(["real_h2_flowrate"], (_t, r) => readings.push(r));
+    const subscription = await l.subscribe!(
+      ["real_h2_flowrate"],
+      recordPushes((_t, r) => readings.push(r)).listener,
+    );
     await waitFor(() => readings.some((r) => r.value === 9.5), 5_000, "value on the new subscription");
-    await unsubscribe();
+    await subscription.close();
     expect(lost).toHaveLength(1);
   });
 
@@ -169,7 +180,7 @@ describe("OPC UA link faults", () => {
     const l = link(memory.log);
     const lost = lostRecorder(l);
     await l.connect();
-    await l.subscribe!(["real_h2_flowrate"], () => undefined);
+    await l.subscribe!(["real_h2_flowrate"], recordPushes().listener);
     await waitFor(() => sim.sessions() === 1, 5_000, "one session");
     await l.close();
     await l.close(); // idempotent
@@ -181,6 +192,55 @@ describe("OPC UA link faults", () => {
     expect(sim.served.channels).toBe(channels);
     expect(reconnectLines(memory.lines)).toEqual([]);
     expect((await rejection(l.read(["real_pressure"]))).code).toBe(ErrorCode.NOT_CONNECTED);
+  });
+});
+
+describe("OPC UA link: subscriptions that fail while the session lives", () => {
+  it("refuse-subscriptions: subscribe rejects with a tag-level code (BadTooManySubscriptions); the link stays up", async () => {
+    const l = link(memoryLog().log);
+    const lost = lostRecorder(l);
+    await l.connect();
+    sim.setFault({ kind: "refuse-subscriptions" });
+    const e = await rejection(l.subscribe!(["real_h2_flowrate"], recordPushes().listener));
+    expect(e.code).toBe(ErrorCode.OPCUA_BAD_STATUS);
+    expect(e.message).toContain("BadTooManySubscriptions");
+    expect((await l.read(["real_pressure"])).get("real_pressure")?.quality).toBe("good");
+    sim.clearFaults();
+    const pushes = recordPushes();
+    const subscription = await l.subscribe!(["real_h2_flowrate"], pushes.listener);
+    await waitFor(() => pushes.readings.length > 0, 5_000, "a value once the server accepts subscriptions");
+    await subscription.close();
+    expect(lost).toEqual([]);
+  });
+
+  it("silent-subscriptions: no sign of life reaches plantbridge while reads go on; life returns when it clears", async () => {
+    const l = link(memoryLog().log, { keepAliveMs: 500, publishingIntervalMs: 50 });
+    const lost = lostRecorder(l);
+    await l.connect();
+    const pushes = recordPushes();
+    const subscription = await l.subscribe!(["real_h2_flowrate"], pushes.listener);
+    await waitFor(() => pushes.alive >= 3, 5_000, "keep-alives of a healthy subscription");
+    sim.setFault({ kind: "silent-subscriptions" });
+    // A publish response already on its way may still arrive; after one round trip none can.
+    await l.read(["real_pressure"]);
+    const aliveAtSilence = pushes.alive;
+    // Longer than the subscription's silence limit, measured by the server's own answers to reads.
+    const until = performance.now() + subscription.silenceLimitMs + 500;
+    while (performance.now() < until) {
+      expect((await l.read(["real_pressure"])).get("real_pressure")?.quality).toBe("good");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(pushes.alive).toBe(aliveAtSilence);
+    expect(lost).toEqual([]);
+    await subscription.close();
+    // plantbridge's cure (the push machine reports the silence as a link failure): a fresh session.
+    sim.clearFaults();
+    await l.close();
+    await l.connect();
+    const again = recordPushes();
+    const renewed = await l.subscribe!(["real_h2_flowrate"], again.listener);
+    await waitFor(() => again.alive >= 2, 10_000, "keep-alives on the fresh session");
+    await renewed.close();
   });
 });
 

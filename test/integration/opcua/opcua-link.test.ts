@@ -13,6 +13,7 @@ import {
   memoryLog,
   methTag,
   methUnit,
+  recordPushes,
   runFolder,
   waitFor,
 } from "./meth-fixture.ts";
@@ -215,9 +216,11 @@ describe("OPC UA link: subscriptions", () => {
     sim.setDemand(3.5);
     const seen: { tag: string; reading: Reading }[] = [];
     const before = sim.served.subscriptions;
-    const unsubscribe = await l.subscribe!(["real_h2_flowrate", "real_pressure"], (tag, reading) =>
-      seen.push({ tag, reading }),
-    );
+    const pushes = recordPushes((tag, reading) => seen.push({ tag, reading }));
+    const subscription = await l.subscribe!(["real_h2_flowrate", "real_pressure"], pushes.listener);
+    // The silence limit follows the revised keep-alive count × publishing interval, plus the timeout.
+    expect(subscription.silenceLimitMs).toBeGreaterThan(0);
+    expect(Number.isFinite(subscription.silenceLimitMs)).toBe(true);
     expect(sim.served.subscriptions - before).toBe(1);
     await waitFor(
       () => seen.some((s) => s.tag === "real_h2_flowrate" && s.reading.value === 3.5),
@@ -238,13 +241,15 @@ describe("OPC UA link: subscriptions", () => {
       5_000,
       "bad status",
     );
-    await unsubscribe();
+    expect(pushes.alive).toBeGreaterThan(0);
+    expect(pushes.ended).toEqual([]);
+    await subscription.close();
     const count = seen.length;
     sim.clearFaults();
     sim.setDemand(2.0);
     await l.read(["real_h2_flowrate"]); // a round trip after the change: a live subscription would have published by now
     expect(seen.length).toBe(count);
-    await unsubscribe(); // idempotent
+    await subscription.close(); // idempotent
   });
 
   it("applies absolute and percent deadbands: changes smaller than them are not pushed", async () => {
@@ -259,9 +264,12 @@ describe("OPC UA link: subscriptions", () => {
     await l.connect();
     sim.setDemand(5);
     const values: Record<string, number[]> = { abs: [], pct: [], all: [] };
-    const unsubscribe = await l.subscribe!(["abs", "pct", "all"], (tag, r) => {
-      if (typeof r.value === "number") values[tag]?.push(r.value);
-    });
+    const subscription = await l.subscribe!(
+      ["abs", "pct", "all"],
+      recordPushes((tag, r) => {
+        if (typeof r.value === "number") values[tag]?.push(r.value);
+      }).listener,
+    );
     await waitFor(() => Object.values(values).every((v) => v.includes(5)), 5_000, "initial values");
     const step = async (v: number, ...tags: string[]) => {
       sim.setDemand(v);
@@ -273,7 +281,7 @@ describe("OPC UA link: subscriptions", () => {
     await step(8, "pct", "abs"); // > 2.5 from 5
     expect(values.abs).toEqual([5, 6.5, 8]);
     expect(values.pct).toEqual([5, 8]);
-    await unsubscribe();
+    await subscription.close();
   });
 
   it("reports a tag whose monitored item cannot be created as bad, the others keep coming", async () => {
@@ -286,11 +294,14 @@ describe("OPC UA link: subscriptions", () => {
     await l.connect();
     sim.setDemand(4.5);
     const seen = new Map<string, Reading>();
-    const unsubscribe = await l.subscribe!(["ghost", "demand"], (tag, r) => seen.set(tag, r));
+    const subscription = await l.subscribe!(
+      ["ghost", "demand"],
+      recordPushes((tag, r) => seen.set(tag, r)).listener,
+    );
     await waitFor(() => seen.has("ghost") && seen.has("demand"), 5_000, "both tags");
     expect(seen.get("ghost")).toMatchObject({ quality: "bad", reason: "BadNodeIdUnknown" });
     expect(seen.get("demand")).toMatchObject({ quality: "good", value: 4.5 });
-    await unsubscribe();
+    await subscription.close();
   });
 });
 

@@ -87,12 +87,12 @@ describe("control safety on the running plant", () => {
         failSafeMs: 2_000,
         pemel: {
           timeoutMs: pemelTimeoutMs,
-          reconnect: { initialDelayMs: 600, maxDelayMs: 1_500, factor: 2, jitter: 0 },
+          reconnect: { initialDelayMs: 600, maxDelayMs: 1_500, factor: 2, jitter: 0, stableAfterMs: 0 },
         },
         meth: {
           timeoutMs: 2_000,
           keepAliveMs: 1_000,
-          reconnect: { initialDelayMs: 200, maxDelayMs: 2_000, factor: 2, jitter: 0.2 },
+          reconnect: { initialDelayMs: 200, maxDelayMs: 2_000, factor: 2, jitter: 0.2, stableAfterMs: 0 },
         },
         setpointMax,
       }),
@@ -195,7 +195,9 @@ describe("control safety on the running plant", () => {
     });
     expect(within.writes).toEqual([setpointFor(13)]);
     expect(byLevel(within.lines, logLevel.info).map((l) => l.msg)).toEqual([
-      "pemel_follows_meth_h2_demand: write of PEMEL.current_setpoint recovered",
+      expect.stringMatching(
+        /^pemel_follows_meth_h2_demand: write of PEMEL\.current_setpoint recovered after \d+ s \(\d+ failed\)$/,
+      ),
     ]);
     // Whatever happened, PEMEL never received a set point outside its writable limits.
     for (const w of h.pemel.served.writes) expect(w.value).toBeLessThanOrEqual(setpointMax);

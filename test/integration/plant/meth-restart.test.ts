@@ -89,12 +89,12 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
         failSafeMs,
         pemel: {
           timeoutMs: 1_000,
-          reconnect: { initialDelayMs: 300, maxDelayMs: 2_000, factor: 2, jitter: 0 },
+          reconnect: { initialDelayMs: 300, maxDelayMs: 2_000, factor: 2, jitter: 0, stableAfterMs: 0 },
         },
         meth: {
           timeoutMs: methTimeoutMs,
           keepAliveMs: 500,
-          reconnect: { initialDelayMs: 300, maxDelayMs: 1_000, factor: 2, jitter: 0 },
+          reconnect: { initialDelayMs: 300, maxDelayMs: 1_000, factor: 2, jitter: 0, stableAfterMs: 0 },
         },
         pollStoredOpcuaTags: true,
       }),

@@ -16,7 +16,7 @@ describe("machine diagrams (Mermaid, from the machine definitions)", () => {
 
   it("draws eventless transitions with their guards", () => {
     const text = toMermaid(controlMachine);
-    expect(text).toContain("evaluating_deciding --> evaluating_writing : always [writeNeeded]");
-    expect(text).toContain("waiting --> evaluating : after untilDue");
+    expect(text).toContain("evaluating_deciding --> evaluating_writing : always [writePlanned]");
+    expect(text).toContain("waiting --> evaluating : after untilWake");
   });
 });

@@ -10,7 +10,13 @@ describe("defaults", () => {
   it("fills in every default of a minimal plant", async () => {
     const plant = await loadPlantFile(join(VALID, "minimal.yaml"), { env: {} });
     const [pemel, meth] = plant.units as [ModbusUnitConfig, OpcuaUnitConfig];
-    const reconnect = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 0.2 };
+    const reconnect = {
+      initialDelayMs: 500,
+      maxDelayMs: 30_000,
+      factor: 2,
+      jitter: 0.2,
+      stableAfterMs: 10_000,
+    };
     expect(pemel).toMatchObject({
       port: 502,
       unitId: 1,
@@ -42,6 +48,7 @@ describe("defaults", () => {
     expect(plant.control).toEqual([]);
     expect(plant.storage).toEqual({
       periodMs: 10_000,
+      deadlineMs: 8000,
       tags: [
         { unit: "PEMEL", tag: "power" },
         { unit: "METH", tag: "h2_demand" },

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { backoffDelay } from "../../../machines/backoff.ts";
 import type { ReconnectConfig } from "../../../schemas/plant-types.ts";
 
-const doubling: ReconnectConfig = { initialDelayMs: 1000, maxDelayMs: 8000, factor: 2, jitter: 0 };
+const doubling: ReconnectConfig = {
+  initialDelayMs: 1000,
+  maxDelayMs: 8000,
+  factor: 2,
+  jitter: 0,
+  stableAfterMs: 10_000,
+};
 
 describe("backoffDelay", () => {
   it.each([
@@ -33,7 +39,7 @@ describe("backoffDelay", () => {
     [3, 3, 4500],
     [1, 9, 500],
   ])("uses the configured factor %d (attempt %i → %i ms)", (factor, attempt, expected) => {
-    const config = { initialDelayMs: 500, maxDelayMs: 60_000, factor, jitter: 0 };
+    const config = { initialDelayMs: 500, maxDelayMs: 60_000, factor, jitter: 0, stableAfterMs: 10_000 };
     expect(backoffDelay(attempt, config, () => 0.5)).toBe(expected);
   });
 
@@ -51,7 +57,7 @@ describe("backoffDelay", () => {
   });
 
   it("stays inside [d·(1−jitter), d] for any random draw, and inside the cap", () => {
-    const config = { initialDelayMs: 100, maxDelayMs: 3000, factor: 2, jitter: 0.3 };
+    const config = { initialDelayMs: 100, maxDelayMs: 3000, factor: 2, jitter: 0.3, stableAfterMs: 10_000 };
     for (let attempt = 1; attempt <= 12; attempt++) {
       const d = Math.min(3000, 100 * 2 ** (attempt - 1));
       for (const r of [0, 0.1, 0.5, 0.9, 0.999]) {
@@ -63,7 +69,7 @@ describe("backoffDelay", () => {
   });
 
   it("never exceeds the cap when the initial delay is above it", () => {
-    const config = { initialDelayMs: 10_000, maxDelayMs: 2000, factor: 2, jitter: 0 };
+    const config = { initialDelayMs: 10_000, maxDelayMs: 2000, factor: 2, jitter: 0, stableAfterMs: 10_000 };
     expect(backoffDelay(1, config, () => 0)).toBe(2000);
   });
 });

@@ -5,8 +5,20 @@ import type { LoopMemory } from "../../../machines/control-types.ts";
 import { followLoop, linearTransform } from "./fakes.ts";
 
 const loop = followLoop({ staleAfterMs: 5000, failSafe: { afterMs: 5000, value: 0 } });
-const good = (value: number | boolean, time = 10_000): Reading => ({ value, quality: "good", time });
-const bad = (reason: string): Reading => ({ value: null, quality: "bad", reason, time: 10_000 });
+// `receivedAt` (monotonic) is what ages count from; `time` (the unit's wall clock) never matters.
+const good = (value: number | boolean, receivedAt = 10_000): Reading => ({
+  value,
+  quality: "good",
+  time: 0,
+  receivedAt,
+});
+const bad = (reason: string): Reading => ({
+  value: null,
+  quality: "bad",
+  reason,
+  time: 0,
+  receivedAt: 10_000,
+});
 const polled = (reading: Reading | undefined) => ({ reading, subscribed: false });
 
 describe("decideControl", () => {
@@ -88,7 +100,40 @@ describe("decideControl", () => {
       8000,
     );
     expect(back.decision).toMatchObject({ kind: "follow", value: 30 });
-    expect(back.memory).toEqual({ badSince: null, failSafeActive: false, transformFailing: false });
+    expect(back.memory).toEqual({
+      badSince: null,
+      failSafeActive: false,
+      transformFailing: false,
+      followed: { kind: "follow", value: 30, input: 30, rule: "curve", clamped: false },
+    });
+  });
+
+  it("keeps the set point while the input moves less than the deadband from the one it follows", () => {
+    const banded = followLoop({ deadband: 0.5 });
+    let memory: LoopMemory = initialLoopMemory;
+    const values: number[] = [];
+    // 20.4 → 20, then drifts by less than 0.5 from 20.4 (rounding alone would give 21 at 20.6).
+    for (const demand of [20.4, 20.6, 20.8, 20.1, 20.95, 21.6]) {
+      const result = decideControl(
+        banded,
+        linearTransform,
+        polled(good(demand)),
+        polled(good(true)),
+        memory,
+        10_000,
+      );
+      memory = result.memory;
+      values.push(result.decision.kind === "follow" ? result.decision.value : -1);
+    }
+    // 20.95 is 0.55 from 20.4: followed (21); 21.6 is 0.65 from 20.95: followed (22).
+    expect(values).toEqual([20, 20, 20, 20, 21, 22]);
+    // Without a deadband every change counts.
+    const plain = [20.4, 20.6].map(
+      (d) =>
+        decideControl(loop, linearTransform, polled(good(d)), polled(good(true)), initialLoopMemory, 10_000)
+          .decision,
+    );
+    expect(plain.map((d) => (d.kind === "follow" ? d.value : -1))).toEqual([20, 21]);
   });
 
   it("goes to the fail-safe even while the permissive is off", () => {

@@ -7,6 +7,8 @@ import pino from "pino";
 import type { SimulatedClock } from "xstate";
 import type {
   HistorianSink,
+  PushListener,
+  PushSubscription,
   Reading,
   Sample,
   Spool,
@@ -15,8 +17,8 @@ import type {
   TagInfo,
   TagValue,
   UnitLink,
-  Unsubscribe,
 } from "../../../adapters/types.ts";
+import type { Clock } from "../../../lib/clock.ts";
 import { ErrorCode, PlantbridgeError } from "../../../lib/errors.ts";
 import type { Log } from "../../../lib/log.ts";
 import type {
@@ -31,6 +33,33 @@ import type {
 } from "../../../schemas/plant-types.ts";
 
 // ---------------------------------------------------------------- clock
+
+/**
+ * Both clocks of plantbridge on XState's SimulatedClock: monotonic = the simulated time, wall =
+ * the simulated time plus an offset a test can step (an NTP correction, a hand-set clock).
+ */
+export class TestClock implements Clock {
+  wallOffsetMs: number;
+  readonly simulated: SimulatedClock;
+
+  constructor(simulated: SimulatedClock, wallStartMs = 0) {
+    this.simulated = simulated;
+    this.wallOffsetMs = wallStartMs;
+  }
+
+  monotonic(): number {
+    return this.simulated.now();
+  }
+
+  wall(): number {
+    return this.simulated.now() + this.wallOffsetMs;
+  }
+
+  /** Steps the wall clock by `ms` (negative: back); the monotonic clock does not move. */
+  stepWall(ms: number): void {
+    this.wallOffsetMs += ms;
+  }
+}
 
 /** Lets promise actors settle: drains the microtask queue a few times. */
 export async function flush(rounds = 3): Promise<void> {
@@ -86,60 +115,101 @@ export class FakeLink implements UnitLink {
   writeFailure: PlantbridgeError | undefined;
   subscribeCalls: string[][] = [];
   unsubscribeCalls = 0;
-  subscriber: ((tag: string, reading: Reading) => void) | undefined;
+  /** Outcomes of the next subscribe() calls: an error rejects; exhausted = success. */
+  subscribeScript: (PlantbridgeError | "ok")[] = [];
+  /** The silence limit the next subscriptions report. */
+  silenceLimitMs = 5000;
+  listener: PushListener | undefined;
+  /**
+   * While true, a live subscription sends a keep-alive every `keepAliveEveryMs` of simulated time
+   * (a healthy OPC UA server does); false = the subscription goes silent.
+   */
+  keepAlives = true;
+  keepAliveEveryMs = 1000;
   private lostListeners = new Set<(error: PlantbridgeError) => void>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
-  constructor(unit: string, now: () => number) {
+  constructor(unit: string, clock: Clock) {
     this.unit = unit;
-    this.now = now;
+    this.clock = clock;
+  }
+
+  private scheduleKeepAlive(listener: PushListener): void {
+    if (!(this.clock instanceof TestClock)) return;
+    const simulated = this.clock.simulated;
+    simulated.setTimeout(() => {
+      if (this.listener !== listener) return;
+      if (this.keepAlives) listener.alive();
+      this.scheduleKeepAlive(listener);
+    }, this.keepAliveEveryMs);
+  }
+
+  private stamp() {
+    return { time: this.clock.wall(), receivedAt: this.clock.monotonic() };
   }
 
   async connect(): Promise<void> {
-    this.connectCalls.push(this.now());
+    this.connectCalls.push(this.clock.monotonic());
     const next = this.connectScript.shift();
     if (next !== undefined && next !== "ok") throw next;
   }
 
   async read(tags: readonly string[]): Promise<Map<string, Reading>> {
-    this.readCalls.push({ tags: [...tags], time: this.now() });
+    this.readCalls.push({ tags: [...tags], time: this.clock.monotonic() });
     if (this.readHandler) return this.readHandler(tags);
     if (this.readFailure) throw this.readFailure;
     return this.serve(tags);
   }
 
   serve(tags: readonly string[]): Map<string, Reading> {
-    const time = this.now();
+    const at = this.stamp();
     const out = new Map<string, Reading>();
     for (const tag of tags) {
       const reason = this.badTags.get(tag);
       const value = this.values.get(tag);
-      if (reason !== undefined) out.set(tag, { value: null, quality: "bad", reason, time });
-      else if (value !== undefined) out.set(tag, { value, quality: "good", time });
+      if (reason !== undefined) out.set(tag, { value: null, quality: "bad", reason, ...at });
+      else if (value !== undefined) out.set(tag, { value, quality: "good", ...at });
     }
     return out;
   }
 
   async write(tag: string, value: TagValue): Promise<void> {
     if (this.writeFailure) throw this.writeFailure;
-    this.writes.push({ tag, value, time: this.now() });
+    this.writes.push({ tag, value, time: this.clock.monotonic() });
   }
 
-  async subscribe(
-    tags: readonly string[],
-    onReading: (tag: string, reading: Reading) => void,
-  ): Promise<Unsubscribe> {
+  async subscribe(tags: readonly string[], listener: PushListener): Promise<PushSubscription> {
     this.subscribeCalls.push([...tags]);
-    this.subscriber = onReading;
-    return async () => {
-      this.unsubscribeCalls++;
-      if (this.subscriber === onReading) this.subscriber = undefined;
+    const next = this.subscribeScript.shift();
+    if (next !== undefined && next !== "ok") throw next;
+    this.listener = listener;
+    listener.alive();
+    this.scheduleKeepAlive(listener);
+    return {
+      silenceLimitMs: this.silenceLimitMs,
+      close: async () => {
+        this.unsubscribeCalls++;
+        if (this.listener === listener) this.listener = undefined;
+      },
     };
   }
 
-  /** The unit pushes a value through its subscription. */
+  /** The unit pushes a value through its subscription (a publish response: also a sign of life). */
   push(tag: string, value: TagValue): void {
-    this.subscriber?.(tag, { value, quality: "good", time: this.now() });
+    this.listener?.reading(tag, { value, quality: "good", ...this.stamp() });
+    this.listener?.alive();
+  }
+
+  /** A keep-alive publish response. */
+  keepAlive(): void {
+    this.listener?.alive();
+  }
+
+  /** The server ends the subscription while the link lives. */
+  endSubscription(reason = "subscription 1 terminated"): void {
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.ended(reason);
   }
 
   async close(): Promise<void> {
@@ -274,6 +344,7 @@ export const testReconnect: ReconnectConfig = {
   maxDelayMs: 8000,
   factor: 2,
   jitter: 0,
+  stableAfterMs: 10_000,
 };
 
 export function modbusTag(name: string, extra: Partial<ModbusTagConfig> = {}): ModbusTagConfig {
@@ -348,6 +419,8 @@ export function followLoop(extra: Partial<ControlLoopConfig> = {}): ControlLoopC
     onChange: false,
     staleAfterMs: 5000,
     failSafe: { afterMs: 5000, value: 0 },
+    deadband: 0,
+    minWriteIntervalMs: 0,
     ...extra,
   };
 }
@@ -355,6 +428,7 @@ export function followLoop(extra: Partial<ControlLoopConfig> = {}): ControlLoopC
 export function storageConfig(extra: Partial<StorageConfig> = {}): StorageConfig {
   return {
     periodMs: 10_000,
+    deadlineMs: Math.floor((extra.periodMs ?? 10_000) * 0.8),
     tags: [
       { unit: "METH", tag: "temperature" },
       { unit: "PEMEL", tag: "current" },

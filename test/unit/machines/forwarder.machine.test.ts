@@ -5,7 +5,7 @@ import { ErrorCode, isPlantbridgeError } from "../../../lib/errors.ts";
 import { silentLog } from "../../../lib/log.ts";
 import { deliverBatch } from "../../../machines/deliver-batch.ts";
 import { forwarderMachine } from "../../../machines/forwarder.machine.ts";
-import { advance, FakeSink, flush, MemorySpool, takesTime, testReconnect } from "./fakes.ts";
+import { advance, FakeSink, flush, MemorySpool, TestClock, takesTime, testReconnect } from "./fakes.ts";
 
 function samples(from: number, count: number, tag = "PEMEL.current"): Sample[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -30,7 +30,7 @@ function rig(options: { batchSize?: number; idleDelayMs?: number } = {}) {
       retry: testReconnect,
       random: () => 0,
       log: silentLog(),
-      now: () => clock.now(),
+      clock: new TestClock(clock),
       tags: [{ id: "PEMEL.current", unit: "PEMEL", engineeringUnit: "A" }],
     },
   });

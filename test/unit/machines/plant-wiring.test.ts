@@ -11,6 +11,7 @@ import {
   pemelUnit,
   plantConfig,
   storageConfig,
+  TestClock,
   testReconnect,
 } from "./fakes.ts";
 
@@ -65,7 +66,7 @@ describe("plant wiring", () => {
 describe("inspectableContext", () => {
   it("keeps figures and replaces injected things, functions and actors by labels", () => {
     const clock = new SimulatedClock();
-    const link = new FakeLink("PEMEL", () => 0);
+    const link = new FakeLink("PEMEL", new TestClock(clock));
     const actor = createActor(connectionMachine, {
       clock,
       input: {
@@ -73,7 +74,7 @@ describe("inspectableContext", () => {
         link,
         reconnect: testReconnect,
         random: Math.random,
-        now: () => 0,
+        clock: new TestClock(clock),
         log: silentLog(),
       },
     });
@@ -85,7 +86,7 @@ describe("inspectableContext", () => {
       name: "PEMEL",
       link: "[injected]",
       log: "[injected]",
-      now: "[function]",
+      clock: "[injected]",
       random: "[function]",
       faults: 0,
       reconnect: testReconnect,

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { createActor, SimulatedClock } from "xstate";
+import { createActor, SimulatedClock, setup } from "xstate";
 import { ErrorCode, PlantbridgeError } from "../../../lib/errors.ts";
-import { silentLog } from "../../../lib/log.ts";
+import { type Log, silentLog } from "../../../lib/log.ts";
 import { plantHealth, plantMachine } from "../../../machines/plant.machine.ts";
 import type { PlantDeps } from "../../../machines/plant-deps.ts";
 import type { PlantConfig } from "../../../schemas/plant-types.ts";
 import {
   advance,
+  captureLog,
   FakeLink,
   FakeSink,
   flush,
@@ -15,28 +16,33 @@ import {
   linkError,
   MemorySpool,
   plantConfig,
+  storageConfig,
+  TestClock,
 } from "./fakes.ts";
 
-function rig(plant: PlantConfig = plantConfig(), options: { shutdownFlushMs?: number } = {}) {
+function rig(
+  plant: PlantConfig = plantConfig(),
+  options: { shutdownFlushMs?: number; machine?: typeof plantMachine; log?: Log } = {},
+) {
   const clock = new SimulatedClock();
-  const now = () => clock.now();
+  const clocks = new TestClock(clock);
   const links = new Map<string, FakeLink>();
   const spool = new MemorySpool();
   const sink = new FakeSink("historian");
   const deps: PlantDeps = {
     createLink: (unit) => {
-      const link = new FakeLink(unit.name, now);
+      const link = new FakeLink(unit.name, clocks);
       links.set(unit.name, link);
       return link;
     },
     transforms: new Map([["pemel_follows_meth", linearTransform]]),
     spool,
     sinks: [sink],
-    now,
+    clock: clocks,
     random: () => 0,
-    log: silentLog(),
+    log: options.log ?? silentLog(),
   };
-  const actor = createActor(plantMachine, {
+  const actor = createActor(options.machine ?? plantMachine, {
     clock,
     input: { plant, deps, shutdownFlushMs: options.shutdownFlushMs ?? 5000, forwarderIdleMs: 1000 },
   });
@@ -45,7 +51,7 @@ function rig(plant: PlantConfig = plantConfig(), options: { shutdownFlushMs?: nu
     if (l === undefined) throw new Error(`no link for ${name}`);
     return l;
   };
-  return { clock, actor, spool, sink, links, link, health: () => plantHealth(actor.getSnapshot()) };
+  return { clock, clocks, actor, spool, sink, links, link, health: () => plantHealth(actor.getSnapshot()) };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -128,6 +134,7 @@ describe("plant machine", () => {
           writeFailures: 0,
           lastWritten: 20,
           failSafeActive: false,
+          failSafeActivations: 0,
           overruns: 0,
         },
       },
@@ -140,6 +147,8 @@ describe("plant machine", () => {
         appendFailures: 0,
         unstored: 0,
         dropped: 0,
+        lateUnits: 0,
+        clockSteps: 0,
       },
       spool: { pending: { historian: 0 }, held: 3, dropped: 0, deadLettered: 0 },
       sinks: {
@@ -212,10 +221,10 @@ describe("plant machine", () => {
     const meth = r.link("METH");
     const subscribe = meth.subscribe.bind(meth);
     let failures = 1;
-    meth.subscribe = (tags, onReading) => {
+    meth.subscribe = (tags, listener) => {
       if (failures-- > 0)
         return Promise.reject(new PlantbridgeError(ErrorCode.OPCUA_TIMEOUT, "CreateSubscription timed out"));
-      return subscribe(tags, onReading);
+      return subscribe(tags, listener);
     };
     await flush();
     expect(r.health().units.METH).toMatchObject({ state: "faulted", faults: 1 });
@@ -286,5 +295,154 @@ describe("plant machine", () => {
     await advance(r.clock, 6000, 100);
     expect(r.health().loops.orphan?.failSafeActive).toBe(true);
     expect(setpoints(r)).toEqual([0]);
+  });
+
+  describe("subscriptions: alive or bad", () => {
+    it("retries a subscription the server refuses while the link lives, with backoff, and follows once it runs", async () => {
+      const r = rig(plantConfig({ control: [followLoop({ onChange: true })] }));
+      const meth = (name = "METH") => r.link(name);
+      r.actor.start();
+      const refused = () =>
+        new PlantbridgeError(
+          ErrorCode.OPCUA_BAD_STATUS,
+          "CreateSubscription failed: BadTooManySubscriptions",
+          {
+            unit: "METH",
+          },
+        );
+      meth().subscribeScript = [refused(), refused(), refused()];
+      await flush();
+      serveValues(r);
+      // 1 s, 2 s, 4 s backoff (the unit's reconnect settings): attempts at 0, 1000, 3000, 7000.
+      await advance(r.clock, 6900, 100);
+      expect(meth().subscribeCalls).toHaveLength(3);
+      expect(r.health().units.METH?.state).toBe("connected");
+      expect(r.health().loops.pemel_follows_meth?.lastDecision).toContain(
+        "METH subscription not running: METH: CreateSubscription failed: BadTooManySubscriptions",
+      );
+      await advance(r.clock, 100, 100);
+      expect(meth().subscribeCalls).toHaveLength(4);
+      meth().push("h2_demand", 20);
+      await flush();
+      expect(setpoints(r).at(-1)).toBe(20);
+      // The link itself never faulted for it.
+      expect(r.health().units.METH).toMatchObject({ state: "connected", faults: 0 });
+    });
+
+    it("a silent subscription makes the demand bad, the unit reconnects, and the fail-safe follows failSafe.after later", async () => {
+      const r = rig(
+        plantConfig({ control: [followLoop({ onChange: true, failSafe: { afterMs: 3000, value: 0 } })] }),
+      );
+      r.actor.start();
+      await flush();
+      serveValues(r);
+      r.link("METH").push("h2_demand", 20);
+      await advance(r.clock, 2000, 100);
+      expect(setpoints(r)).toEqual([20]);
+      // The server stops publishing (no data, no keep-alive) while the session still answers.
+      r.link("METH").keepAlives = false;
+      await advance(r.clock, 5000, 100); // silence limit 5 s from the last sign of life at 2000
+      expect(r.health().units.METH?.state).toBe("connected");
+      expect(r.health().loops.pemel_follows_meth?.lastDecision).toContain("following");
+      await advance(r.clock, 1000, 100); // 8000: silent for 6 s
+      // The demand is bad, and a fresh session is the cure: the unit faults and reconnects.
+      expect(r.health().loops.pemel_follows_meth?.lastDecision).toMatch(
+        /METH\.h2_demand bad: (METH subscription silent for|unit METH not connected)/,
+      );
+      expect(r.health().units.METH?.faults).toBe(1);
+      expect(r.health().units.METH?.lastError).toMatch(/^METH: subscription silent for \d+(\.\d)? s/);
+      await advance(r.clock, 2000, 100);
+      expect(setpoints(r)).toEqual([20]);
+      await advance(r.clock, 1000, 100); // 3 s after the first bad evaluation
+      expect(setpoints(r)).toEqual([20, 0]);
+      // The server publishes again: the next session's subscription lives, control follows.
+      r.link("METH").keepAlives = true;
+      while (r.link("METH").listener === undefined || r.health().units.METH?.state !== "connected")
+        await advance(r.clock, 100, 100);
+      r.link("METH").push("h2_demand", 20);
+      await flush();
+      expect(setpoints(r)).toEqual([20, 0, 20]);
+    });
+
+    it("subscribes again when the server ends the subscription while the link lives", async () => {
+      const r = rig();
+      r.actor.start();
+      await flush();
+      expect(r.link("METH").subscribeCalls).toHaveLength(1);
+      r.link("METH").endSubscription("subscription 7 status BadTimeout");
+      await advance(r.clock, 1000, 100);
+      expect(r.link("METH").subscribeCalls).toHaveLength(2);
+      expect(r.health().units.METH).toMatchObject({ state: "connected", faults: 0 });
+    });
+  });
+
+  it("a wall-clock step of ±1 h disturbs neither the links, nor control, nor the storage cadence", async () => {
+    const r = rig(plantConfig({ storage: storageConfig({ periodMs: 1000 }) }));
+    r.actor.start();
+    await flush();
+    serveValues(r);
+    r.link("METH").push("h2_demand", 20);
+    await advance(r.clock, 3000, 100);
+    r.clocks.stepWall(-3_600_000);
+    await advance(r.clock, 5000, 100);
+    r.clocks.stepWall(+3_600_000);
+    await advance(r.clock, 5000, 100);
+    const health = r.health();
+    expect(health.units.PEMEL).toMatchObject({ state: "connected", faults: 0 });
+    expect(health.units.METH).toMatchObject({ state: "connected", faults: 0 });
+    expect(health.loops.pemel_follows_meth).toMatchObject({ writes: 1, failSafeActivations: 0, overruns: 0 });
+    expect(health.storage).toMatchObject({ cycles: 13, overruns: 0, clockSteps: 2, badSamples: 0 });
+  });
+
+  describe("a child that fails", () => {
+    /** A control machine that fails (a bug: an action throws) a moment after it starts. */
+    const brokenControl = setup({ delays: { soon: 500 } }).createMachine({
+      initial: "running",
+      states: {
+        running: {
+          after: {
+            soon: {
+              actions: () => {
+                throw new Error("bug in a control action");
+              },
+            },
+          },
+        },
+      },
+    });
+
+    it("is spawned again with backoff; failing again and again it ends the plant cleanly, saying why", async () => {
+      const captured = captureLog();
+      const machine = plantMachine.provide({ actors: { control: brokenControl as never } });
+      const r = rig(plantConfig(), { machine, log: captured.log });
+      r.actor.start();
+      await flush();
+      serveValues(r);
+      const failures = () =>
+        r.actor.getSnapshot().context.restarts["loop:pemel_follows_meth"]?.failures ?? [];
+      // Fails at 500; spawned again after 1 s, 2 s, 4 s, 8 s (each failing 500 ms later).
+      await advance(r.clock, 17_400, 100);
+      expect(failures()).toEqual([500, 2000, 4500, 9000]);
+      expect(r.actor.getSnapshot().value).toBe("running");
+      expect(captured.lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual([
+        "loop:pemel_follows_meth failed: bug in a control action; restarting it in 1000 ms",
+        "loop:pemel_follows_meth failed: bug in a control action; restarting it in 2000 ms",
+        "loop:pemel_follows_meth failed: bug in a control action; restarting it in 4000 ms",
+        "loop:pemel_follows_meth failed: bug in a control action; restarting it in 8000 ms",
+      ]);
+      // The fifth failure within 10 minutes (at 17 500) is fatal: the plant stops cleanly, saying why.
+      await advance(r.clock, 1000, 100);
+      expect(r.actor.getSnapshot().status).toBe("done");
+      const output = r.actor.getSnapshot().output;
+      expect(output?.fatal).toMatch(
+        /^loop:pemel_follows_meth failed 5 times within 600 s \(last: bug in a control action\)/,
+      );
+      expect(captured.lines.filter((l) => l.level === 60)).toHaveLength(1);
+      // A clean stop: links closed, the sink closed, every stored sample flushed.
+      expect(r.link("PEMEL").closeCalls).toBe(1);
+      expect(r.sink.closeCalls).toBe(1);
+      expect(r.spool.pending("historian")).toBe(0);
+      expect(r.sink.stored).toHaveLength(r.spool.rows.length);
+    });
   });
 });

@@ -1,23 +1,19 @@
 import { describe, expect, it } from "vitest";
+import { SimulatedClock } from "xstate";
 import type { Reading } from "../../../adapters/types.ts";
 import { ErrorCode, isPlantbridgeError, PlantbridgeError } from "../../../lib/errors.ts";
-import { silentLog } from "../../../lib/log.ts";
-import { createTagIO } from "../../../machines/tag-io.ts";
-import { FakeLink, linkError, methUnit, pemelUnit } from "./fakes.ts";
+import { FakeLink, linkError, methUnit, pemelUnit, TestClock } from "./fakes.ts";
+import { createTestIO } from "./test-io.ts";
 
 function setup() {
-  let time = 1000;
-  const now = () => time;
-  const failures: { unit: string; error: PlantbridgeError }[] = [];
-  const io = createTagIO({
-    units: [pemelUnit(), methUnit("subscribe")],
-    now,
-    log: silentLog(),
-    onLinkFailure: (unit, error) => failures.push({ unit, error }),
-  });
-  const pemel = new FakeLink("PEMEL", now);
-  const meth = new FakeLink("METH", now);
-  return { io, pemel, meth, failures, setTime: (t: number) => (time = t) };
+  const simulated = new SimulatedClock();
+  simulated.set(1000);
+  const clock = new TestClock(simulated);
+  const t = createTestIO([pemelUnit(), methUnit("subscribe")], clock, 4000);
+  const io = { ...t.io, attach: t.attach, detach: t.detach, push: t.push, alive: t.alive, image: t.image };
+  const pemel = new FakeLink("PEMEL", clock);
+  const meth = new FakeLink("METH", clock);
+  return { io, pemel, meth, failures: t.linkFailures, simulated };
 }
 
 describe("tag I/O", () => {
@@ -47,7 +43,12 @@ describe("tag I/O", () => {
     expect(pemel.readCalls.map((c) => c.tags)).toEqual([["current", "power"]]);
     expect(meth.readCalls.map((c) => c.tags)).toEqual([["temperature"]]);
     expect(methStartedWhilePemelPending).toBe(true);
-    expect(readings.get("PEMEL.current")).toEqual({ value: 37, quality: "good", time: 1000 });
+    expect(readings.get("PEMEL.current")).toEqual({
+      value: 37,
+      quality: "good",
+      time: 1000,
+      receivedAt: 1000,
+    });
     expect(readings.get("PEMEL.power")?.value).toBe(1200);
     expect(readings.get("METH.temperature")?.value).toBe(38.5);
   });
@@ -60,6 +61,7 @@ describe("tag I/O", () => {
       quality: "bad",
       reason: "unit METH not connected",
       time: 1000,
+      receivedAt: 1000,
     });
     io.attach("PEMEL", pemel);
     io.detach("PEMEL");
@@ -148,9 +150,8 @@ describe("tag I/O", () => {
     const before = await io.read([{ unit: "METH", tag: "h2_demand" }]);
     expect(before.get("METH.h2_demand")?.reason).toBe("no value pushed yet by METH.h2_demand");
 
-    const pushed: Reading = { value: 21.5, quality: "good", time: 900 };
-    io.update("METH", "h2_demand", pushed);
-    io.update("METH", "temperature", { value: 99, quality: "good", time: 900 }); // not subscribed: ignored
+    const pushed: Reading = { value: 21.5, quality: "good", time: 900, receivedAt: 900 };
+    io.push("METH", "h2_demand", pushed);
     meth.values.set("temperature", 40);
     const readings = await io.read([
       { unit: "METH", tag: "h2_demand" },
@@ -166,12 +167,46 @@ describe("tag I/O", () => {
     expect(afterReconnect.get("METH.h2_demand")?.quality).toBe("bad");
   });
 
-  it("ignores pushed readings while detached", async () => {
-    const { io, meth } = setup();
-    io.update("METH", "h2_demand", { value: 5, quality: "good", time: 1 });
+  it("serves a pushed value only while its subscription shows life", async () => {
+    const { io, meth, simulated } = setup();
     io.attach("METH", meth);
-    const readings = await io.read([{ unit: "METH", tag: "h2_demand" }]);
-    expect(readings.get("METH.h2_demand")?.quality).toBe("bad");
+    io.push("METH", "h2_demand", 21.5);
+    simulated.increment(3000);
+    io.alive("METH"); // a keep-alive at 4000: the value still stands
+    simulated.increment(4000); // 8000: silent for 4000 ms, the limit
+    expect((await io.read([{ unit: "METH", tag: "h2_demand" }])).get("METH.h2_demand")).toMatchObject({
+      quality: "good",
+      value: 21.5,
+    });
+    simulated.increment(1); // silent for longer than the limit: the subscription is dead
+    const silent = (await io.read([{ unit: "METH", tag: "h2_demand" }])).get("METH.h2_demand");
+    expect(silent).toMatchObject({ quality: "bad", value: null });
+    expect(silent?.reason).toBe(
+      "METH subscription silent for 4 s (no publish response or keep-alive; limit 4 s)",
+    );
+    io.alive("METH"); // life again: the last value is current (the server sends changes, there were none)
+    expect((await io.read([{ unit: "METH", tag: "h2_demand" }])).get("METH.h2_demand")?.value).toBe(21.5);
+    io.image("METH").active = false;
+    io.image("METH").reason = "BadTooManySubscriptions";
+    expect((await io.read([{ unit: "METH", tag: "h2_demand" }])).get("METH.h2_demand")?.reason).toBe(
+      "METH subscription not running: BadTooManySubscriptions",
+    );
+  });
+
+  it("treats a service-level refusal of a whole read as bad quality, not as a lost link", async () => {
+    const { io, pemel, failures } = setup();
+    io.attach("PEMEL", pemel);
+    pemel.readFailure = new PlantbridgeError(
+      ErrorCode.OPCUA_BAD_STATUS,
+      "Read failed: BadTooManyOperations",
+      {
+        unit: "PEMEL",
+      },
+    );
+    const readings = await io.read([{ unit: "PEMEL", tag: "current" }]);
+    expect(readings.get("PEMEL.current")).toMatchObject({ quality: "bad" });
+    expect(readings.get("PEMEL.current")?.reason).toContain("BadTooManyOperations");
+    expect(failures).toEqual([]);
   });
 
   it("writes through the link within the tag's limits", async () => {

@@ -81,7 +81,7 @@ export function pemelUnit(port: number, extra: Partial<ModbusUnitConfig> = {}): 
     timeoutMs: 2000,
     maxRegistersPerRequest: 125,
     maxGapRegisters: 10,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.2 },
+    reconnect: { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.2, stableAfterMs: 10_000 },
     tags: pemelTags(),
     ...extra,
   };

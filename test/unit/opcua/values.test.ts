@@ -19,6 +19,9 @@ function dv(
   });
 }
 
+/** The wall-clock time and the monotonic receive time of the reading. */
+const AT = { time: NOW, receivedAt: 7 };
+
 describe("readings from DataValues", () => {
   it("takes a good Double with its source timestamp", () => {
     const r = readingFromDataValue(
@@ -26,33 +29,33 @@ describe("readings from DataValues", () => {
         source: new Date(NOW - 500),
         server: new Date(NOW - 100),
       }),
-      NOW,
+      AT,
     );
-    expect(r).toEqual({ value: 12.5, quality: "good", time: NOW - 500 });
+    expect(r).toEqual({ value: 12.5, quality: "good", time: NOW - 500, receivedAt: 7 });
   });
 
   it("falls back to the server timestamp, then to now", () => {
     expect(
       readingFromDataValue(
         dv(new Variant({ dataType: DataType.Float, value: 1.5 }), { server: new Date(NOW - 100) }),
-        NOW,
+        AT,
       ).time,
     ).toBe(NOW - 100);
-    expect(readingFromDataValue(dv(new Variant({ dataType: DataType.Int16, value: -3 })), NOW)).toEqual({
+    expect(readingFromDataValue(dv(new Variant({ dataType: DataType.Int16, value: -3 })), AT)).toEqual({
       value: -3,
       quality: "good",
-      time: NOW,
+      ...AT,
     });
   });
 
   it("converts booleans and 64-bit integers", () => {
-    expect(
-      readingFromDataValue(dv(new Variant({ dataType: DataType.Boolean, value: true })), NOW).value,
-    ).toBe(true);
+    expect(readingFromDataValue(dv(new Variant({ dataType: DataType.Boolean, value: true })), AT).value).toBe(
+      true,
+    );
     expect(
       readingFromDataValue(
         dv(new Variant({ dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: [1, 5] })),
-        NOW,
+        AT,
       ).value,
     ).toBe(2 ** 32 + 5);
     expect(
@@ -64,36 +67,36 @@ describe("readings from DataValues", () => {
             value: [0xffffffff, 0xfffffffe],
           }),
         ),
-        NOW,
+        AT,
       ).value,
     ).toBe(-2);
   });
 
   it("makes Bad and Uncertain statuses bad quality with the status name", () => {
-    expect(readingFromDataValue(dv(null, { status: StatusCodes.BadNodeIdUnknown }), NOW)).toEqual({
+    expect(readingFromDataValue(dv(null, { status: StatusCodes.BadNodeIdUnknown }), AT)).toEqual({
       value: null,
       quality: "bad",
       reason: "BadNodeIdUnknown",
-      time: NOW,
+      ...AT,
     });
     const uncertain = readingFromDataValue(
       dv(new Variant({ dataType: DataType.Double, value: 1 }), {
         status: StatusCodes.UncertainLastUsableValue,
       }),
-      NOW,
+      AT,
     );
     expect(uncertain).toMatchObject({ quality: "bad", value: null, reason: "UncertainLastUsableValue" });
   });
 
   it("refuses values that are no finite scalar number or boolean, with a reason", () => {
     expect(
-      readingFromDataValue(dv(new Variant({ dataType: DataType.Double, value: Number.NaN })), NOW),
+      readingFromDataValue(dv(new Variant({ dataType: DataType.Double, value: Number.NaN })), AT),
     ).toMatchObject({
       quality: "bad",
       reason: expect.stringContaining("not finite"),
     });
     expect(
-      readingFromDataValue(dv(new Variant({ dataType: DataType.String, value: "hi" })), NOW),
+      readingFromDataValue(dv(new Variant({ dataType: DataType.String, value: "hi" })), AT),
     ).toMatchObject({
       quality: "bad",
       reason: expect.stringContaining("String"),
@@ -101,7 +104,7 @@ describe("readings from DataValues", () => {
     expect(
       readingFromDataValue(
         dv(new Variant({ dataType: DataType.Double, arrayType: VariantArrayType.Array, value: [1, 2] })),
-        NOW,
+        AT,
       ),
     ).toMatchObject({ quality: "bad", reason: expect.stringContaining("array") });
   });
