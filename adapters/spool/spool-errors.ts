@@ -7,13 +7,13 @@ import { ErrorCode, errorMessage, isPlantbridgeError, PlantbridgeError } from ".
 
 /** SQLite primary result codes worth naming to an operator. */
 const sqliteCauses: Readonly<Record<number, string>> = {
-  5: "the file is locked by another connection",
-  8: "the file or its folder is read-only",
-  10: "disk I/O error (the disk may be full or failing)",
-  11: "the file is corrupt",
-  13: "the disk is full",
-  14: "the file cannot be opened",
-  26: "the file is not a spool (not an SQLite database)",
+  5: "another connection holds the file locked",
+  8: "the spool file or its folder is read-only",
+  10: "the disk may be full or failing",
+  11: "the file is damaged",
+  13: "no space left on the disk",
+  14: "check that its folder exists and is writable",
+  26: "the file is not an SQLite database",
 };
 
 /** What SQLite's error says about the disk, in an operator's words; "" when nothing specific. */

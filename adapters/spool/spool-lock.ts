@@ -46,15 +46,16 @@ export function claimSpool(spoolPath: string, role: string): SpoolOwnership {
     throw asSpoolError(spoolPath, "claim (lock file)", e);
   }
   try {
-    holdWriteLock(db, spoolPath);
+    holdWriteLock(db, spoolPath, true);
     db.exec(
       "CREATE TABLE IF NOT EXISTS owner (pid INTEGER NOT NULL, since INTEGER NOT NULL, role TEXT NOT NULL)",
     );
     db.exec("DELETE FROM owner");
     db.prepare("INSERT INTO owner (pid, since, role) VALUES (?, ?, ?)").run(process.pid, Date.now(), role);
     db.exec("COMMIT");
-    // Held from here until release: readers may still read the owner row.
-    holdWriteLock(db, spoolPath);
+    // Held from here until release: readers may still read the owner row. (Lost in the instant
+    // since the commit, the row read would be this process's own: it names no one then.)
+    holdWriteLock(db, spoolPath, false);
   } catch (e) {
     db.close();
     throw asSpoolError(spoolPath, "claim (lock file)", e);
@@ -78,13 +79,13 @@ export function claimSpool(spoolPath: string, role: string): SpoolOwnership {
   };
 }
 
-function holdWriteLock(db: DatabaseSync, spoolPath: string): void {
+function holdWriteLock(db: DatabaseSync, spoolPath: string, nameOwner: boolean): void {
   try {
     db.exec("BEGIN IMMEDIATE");
   } catch (e) {
-    const owner = readOwner(db);
+    const owner = nameOwner ? readOwner(db) : undefined;
     const who =
-      owner === undefined || owner.pid === process.pid
+      owner === undefined
         ? "another process"
         : `process ${owner.pid} (${owner.role}, since ${new Date(owner.since).toISOString()})`;
     throw new PlantbridgeError(
