@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} placeholders of plant files are plain text here
 /**
  * The parts of `plantbridge spool` below the CLI: reading only the spool keys of a plant file,
  * and the confirmation question of `purge`.
