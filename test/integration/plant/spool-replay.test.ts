@@ -2,7 +2,14 @@ import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { repoRoot, runCli } from "../../e2e/run-cli.ts";
-import { readSpoolFile, samplesPerCycle } from "../../support/historian-faults.ts";
+import {
+  historianArrival,
+  pemelGood,
+  pemelStorageReads,
+  printFaultFigures,
+  readSpoolFile,
+  samplesPerCycle,
+} from "../../support/historian-faults.ts";
 import { testPool } from "../../support/pg-schema.ts";
 import {
   byCycle,
@@ -115,12 +122,30 @@ describe("replayed dead letters reach the historian", () => {
     });
     await h.stopPlant();
 
-    const cycles = [...byCycle(await storedSamples(h.schema)).values()];
+    const stored = await storedSamples(h.schema);
+    const arrival = await historianArrival(h.schema);
+    const cycles = [...byCycle(stored).values()];
     const totalCycles = first.storage.cycles + again.health().storage.cycles;
     expect(cycles.length).toBe(totalCycles);
     for (const cycle of cycles) expect(cycle.size).toBe(samplesPerCycle);
     const zeros = cycles.filter((c) => c.get(refusedTag)?.value === 0).length;
     expect(zeros).toBeGreaterThanOrEqual(deadLettered);
+    expect(arrival.rows).toBe(arrival.keys);
+    const served = pemelStorageReads(h.pemel).length;
+    const good = cycles.filter(pemelGood).length;
+    printFaultFigures({
+      fault: "dead-letters-replayed",
+      served,
+      stored: good,
+      lost: served - good,
+      duplicated: arrival.rows - arrival.keys,
+      storageCycles: totalCycles,
+      storedRows: stored.length,
+      deadLettered,
+      replayed: deadLettered,
+    });
+    expect(stored.length).toBe(totalCycles * samplesPerCycle);
+    expect(served - good).toBe(0);
     const status = await spoolCli("status", "--json");
     expect(JSON.parse(status.stdout)).toMatchObject({
       deadLetters: { held: 0 },
