@@ -22,6 +22,8 @@ import {
 import { encodeValue, originOf, sameAsHeld } from "./spool-rows.ts";
 import { bumpCounters, type SpoolState } from "./spool-state.ts";
 
+const noConflicts: ConflictsKept = Object.freeze({ kept: 0, repeated: 0, bounded: 0 });
+
 export interface Appended {
   inserted: number;
   lastSeq: number;
@@ -57,11 +59,10 @@ export function appendRows(state: SpoolState, samples: readonly Sample[], at: nu
     if (sameAsHeld(held, s)) duplicates++;
     else conflicts.push({ sample: s, held });
   }
-  bumpCounters(st, { duplicates });
-  const kept =
-    conflicts.length > 0 ? keepConflicts(state, conflicts, at) : { kept: 0, repeated: 0, bounded: 0 };
+  if (duplicates > 0) bumpCounters(st, { duplicates });
+  const kept = conflicts.length > 0 ? keepConflicts(state, conflicts, at) : noConflicts;
   const over = state.held + inserted - state.maxSamples;
-  const dropped = over > 0 ? dropOldestSamples(state, over) : noneDropped();
+  const dropped = over > 0 ? dropOldestSamples(state, over) : noneDropped;
   return { inserted, lastSeq, duplicates, conflicts: kept, dropped };
 }
 

@@ -19,20 +19,19 @@ export interface SamplesDropped {
   /** Samples deleted. */
   gone: number;
   /** Per sink: how many of them it had not received. */
-  undelivered: Map<string, number>;
+  undelivered: ReadonlyMap<string, number>;
   /** Of them, those every sink lacking them has in hand (they may still arrive). */
-  inFlight: number[];
+  inFlight: readonly number[];
 }
 
-export function noneDropped(): SamplesDropped {
-  return { gone: 0, undelivered: new Map(), inFlight: [] };
-}
+/** What an append that stayed within the bound dropped (shared: nothing to change in it). */
+export const noneDropped: SamplesDropped = Object.freeze({ gone: 0, undelivered: new Map(), inFlight: [] });
 
 /** Deletes the `count` oldest samples, delivered or not, and counts them in `meta`. */
 export function dropOldestSamples(state: SpoolState, count: number): SamplesDropped {
   const { st, cursors } = state;
   const lastRow = count > 0 ? st.nthOldest.get(count - 1) : undefined;
-  if (lastRow === undefined) return noneDropped();
+  if (lastRow === undefined) return noneDropped;
   const last = Number(lastRow.seq);
   const undelivered = new Map<string, number>();
   for (const [sink, cursor] of cursors) {
