@@ -13,36 +13,26 @@
  * same samples again, and the sinks are idempotent on (tag, time).
  */
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
-import type { Sample, Spool, SpooledSample, SpoolStats } from "../types.ts";
-import { type DeadLetter, keepRefused, readDeadLetters } from "./dead-letters.ts";
-import { appendRows, mirrorAppend } from "./spool-append.ts";
-import { mirrorDeadLettersBounded } from "./spool-bound.ts";
-import { deliverUpTo, knownSink, mirrorDelivery } from "./spool-cursors.ts";
-import { asSpoolError, transaction } from "./spool-errors.ts";
+import type { Spool } from "../types.ts";
+import { type DeadLetter, readDeadLetters } from "./dead-letters.ts";
+import { asSpoolError } from "./spool-errors.ts";
 import { claimSpool, type SpoolOwnership } from "./spool-lock.ts";
+import { checkOptions, loadState, openSpoolDatabase, type SpoolOptions } from "./spool-open.ts";
 import {
-  checkOptions,
-  loadState,
-  openSpoolDatabase,
-  type SpoolOptions,
-  wholeAtLeastOne,
-} from "./spool-open.ts";
-import { checkSample, decodeSample } from "./spool-rows.ts";
+  ack,
+  appendSamples,
+  attempt,
+  closeSpool,
+  deadLetter,
+  readBatch,
+  type SqliteSpoolStats,
+  statsOf,
+} from "./spool-operations.ts";
 import type { SpoolState } from "./spool-state.ts";
 
 export type { DeadLetter } from "./dead-letters.ts";
 export { defaultMaxDeadLetters, type SpoolOptions } from "./spool-open.ts";
-
-export interface SqliteSpoolStats extends SpoolStats {
-  /** Appended samples ignored because the spool already held the same sample (tag, time, value, quality). */
-  duplicates: number;
-  /** Appended samples whose tag and time the spool held with another value: kept as dead letters. */
-  conflicts: number;
-  /** Dead letters in the file now (every sink and conflicts). */
-  deadLetters: number;
-  /** Oldest dead letters dropped because more than maxDeadLetters were held. */
-  deadLettersDropped: number;
-}
+export type { SqliteSpoolStats } from "./spool-operations.ts";
 
 export interface SqliteSpool extends Spool {
   readonly path: string;
@@ -84,127 +74,24 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
 }
 
 function spoolApi(state: SpoolState, ownership: SpoolOwnership): SqliteSpool {
-  const { path, db, st, log } = state;
   let closed = false;
-  const usable = (op: string): void => {
-    if (closed) throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: ${op} after close`);
+  const usable = (op: string): SpoolState => {
+    if (closed) throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${state.path}: ${op} after close`);
+    return state;
   };
-  const attempt = <T>(op: string, work: () => T): T => {
-    try {
-      return work();
-    } catch (e) {
-      throw asSpoolError(path, op, e);
-    }
-  };
-
   return {
-    path,
-
-    append(samples: readonly Sample[]): number {
-      usable("append");
-      for (const sample of samples) checkSample(sample);
-      if (samples.length === 0) return state.lastSeq;
-      const at = Date.now();
-      return attempt("append", () => {
-        mirrorAppend(
-          state,
-          transaction(db, () => appendRows(state, samples, at)),
-        );
-        return state.lastSeq;
-      });
-    },
-
-    readBatch(sink: string, limit: number): SpooledSample[] {
-      usable("readBatch");
-      const cursor = knownSink(state, sink, "readBatch");
-      if (!wholeAtLeastOne(limit)) {
-        throw new PlantbridgeError(ErrorCode.SPOOL, `spool ${path}: batch limit must be a whole number >= 1`);
-      }
-      return attempt("readBatch", () => {
-        const batch = st.readAfter.all(cursor, limit).map(decodeSample);
-        state.inFlight.handedOut(sink, batch.at(-1)?.seq ?? cursor);
-        return batch;
-      });
-    },
-
-    ack(sink: string, seq: number): void {
-      usable("ack");
-      knownSink(state, sink, "ack");
-      if (!Number.isSafeInteger(seq) || seq < 0 || seq > state.lastSeq) {
-        throw new PlantbridgeError(
-          ErrorCode.SPOOL,
-          `spool ${path}: sink "${sink}" acked seq ${seq}, the spool has handed out up to ${state.lastSeq}`,
-        );
-      }
-      attempt("ack", () =>
-        mirrorDelivery(
-          state,
-          transaction(db, () => deliverUpTo(state, sink, seq)),
-        ),
-      );
-    },
-
-    deadLetter(sink: string, samples: readonly SpooledSample[], reason: string): void {
-      usable("deadLetter");
-      knownSink(state, sink, "deadLetter");
-      if (samples.length === 0) return;
-      let top = 0;
-      for (const s of samples) top = Math.max(top, s.seq);
-      if (!Number.isSafeInteger(top) || top > state.lastSeq) {
-        throw new PlantbridgeError(
-          ErrorCode.SPOOL,
-          `spool ${path}: dead letter seq ${top} beyond the spool's last seq ${state.lastSeq}`,
-        );
-      }
-      const at = Date.now();
-      attempt("deadLetter", () => {
-        const { kept, delivery } = transaction(db, () => ({
-          kept: keepRefused(state, sink, samples, reason, at),
-          // The refused samples are kept as dead letters: dropped in flight, they are not lost either.
-          delivery: deliverUpTo(state, sink, top),
-        }));
-        mirrorDelivery(state, delivery);
-        state.counters.deadLettered += kept.kept;
-        mirrorDeadLettersBounded(state, kept.kept, kept.bounded);
-        log.warn(
-          { spool: path, sink, deadLettered: kept.kept, firstSeq: samples[0]?.seq, reason },
-          `sink ${sink} refused ${samples.length} samples: kept as dead letters`,
-        );
-      });
-    },
-
-    readDeadLetters(sink: string, limit: number): DeadLetter[] {
-      usable("readDeadLetters");
-      return attempt("readDeadLetters", () => readDeadLetters(state, sink, limit));
-    },
-
-    stats(): SqliteSpoolStats {
-      usable("stats");
-      return {
-        pending: Object.fromEntries(state.pending),
-        held: state.held,
-        ...state.counters,
-        deadLetters: state.deadLetters,
-      };
-    },
-
+    path: state.path,
+    append: (samples) => appendSamples(usable("append"), samples),
+    readBatch: (sink, limit) => readBatch(usable("readBatch"), sink, limit),
+    ack: (sink, seq) => ack(usable("ack"), sink, seq),
+    deadLetter: (sink, samples, reason) => deadLetter(usable("deadLetter"), sink, samples, reason),
+    readDeadLetters: (sink, limit) =>
+      attempt(usable("readDeadLetters"), "readDeadLetters", () => readDeadLetters(state, sink, limit)),
+    stats: () => statsOf(usable("stats")),
     close(): void {
       if (closed) return;
       closed = true;
-      try {
-        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      } catch (e) {
-        log.warn(
-          { spool: path, err: asSpoolError(path, "checkpoint", e).message },
-          "spool checkpoint at close failed",
-        );
-      }
-      try {
-        db.close();
-      } finally {
-        ownership.release();
-      }
-      log.info({ spool: path, held: state.held }, "spool closed");
+      closeSpool(state, ownership);
     },
   };
 }
