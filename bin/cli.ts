@@ -15,6 +15,14 @@ Usage:
       Turn the original PyComInt tool's four config files in DIR into a plant file.
   plantbridge diagrams [DIR]
       Write the machine definitions as Mermaid state diagrams (default docs/diagrams).
+  plantbridge spool status|dead-letters|replay|purge FILE [--var DIR]
+      The store-and-forward spool of the plant in FILE (storage.spool.path under the var folder):
+      status        samples held, pending per sink, drops, duplicates, conflicts, dead letters, size
+      dead-letters  list the dead letters, oldest first [--limit N (100)] [--sink S]
+      replay        put dead letters back as new pending samples (the plant must be stopped)
+      purge         delete dead letters (the plant must be stopped; asks unless --yes)
+      Filters for dead-letters, replay and purge: --sink S (conflict: the conflicts), --tag UNIT.tag,
+      --reason-contains TEXT. --json prints one JSON value for programs.
 
 Options:
   --var DIR          runtime folder (spool, embedded database, PKI, logs); default ./var
@@ -38,6 +46,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import("./commands/import-pycomint.ts")).importPycomintCommand(rest);
       case "diagrams":
         return await (await import("./commands/diagrams.ts")).diagramsCommand(rest);
+      case "spool":
+        return await (await import("./commands/spool.ts")).spoolCommand(rest);
       case undefined:
       case "help":
       case "--help":

@@ -15,6 +15,7 @@ import type {
   PlantConfig,
   ReconnectConfig,
   SourcePosition,
+  SpoolConfig,
   StorageConfig,
   TagRef,
   TransformConfig,
@@ -28,6 +29,7 @@ import type {
   RawOpcuaUnit,
   RawPlant,
   RawReconnect,
+  RawSpool,
   RawStorage,
 } from "./raw-plant.ts";
 import { catalogueTags, modbusType, type TagCatalogue } from "./tag-catalogue.ts";
@@ -52,6 +54,7 @@ export const DEFAULTS = {
   historianSchema: "plantbridge",
   timeColumn: "time",
   spoolMaxSamples: 10_000_000,
+  spoolMaxDeadLetters: 100_000,
   spoolBatchSize: 5000,
 } as const;
 
@@ -79,7 +82,7 @@ export function normalisePlant(source: PlantSource, raw: RawPlant, options: Norm
     return { file: source.file, line: place.line, column: place.column };
   };
   const catalogue = catalogueTags(raw);
-  const varDir = resolve(options.cwd, options.varDir ?? raw.runtime?.varDir ?? "var");
+  const varDir = varDirOf(raw, options);
   const units: UnitConfig[] = Object.entries(raw.units).map(([name, unit]) =>
     unit.protocol === "modbus-tcp" ? modbusUnit(name, unit, catalogue, at) : opcuaUnit(name, unit, at),
   );
@@ -93,6 +96,23 @@ export function normalisePlant(source: PlantSource, raw: RawPlant, options: Norm
     units,
     control,
     storage: storage(raw.plant, raw.storage ?? {}, catalogue, varDir),
+  };
+}
+
+/** The run-time folder: the caller's (command line) over the file's `runtime.varDir` over `var`. */
+export function varDirOf(raw: Pick<RawPlant, "runtime">, options: Omit<NormaliseOptions, "file">): string {
+  return resolve(options.cwd, options.varDir ?? raw.runtime?.varDir ?? "var");
+}
+
+/** `storage.spool` with its defaults; the path made absolute under `varDir`. */
+export function spoolConfig(raw: RawSpool | undefined, plant: string, varDir: string): SpoolConfig {
+  const spool = raw ?? {};
+  return {
+    path: resolve(varDir, spool.path ?? `spool/${plant}.sqlite`),
+    maxSamples: spool.maxSamples ?? DEFAULTS.spoolMaxSamples,
+    maxDeadLetters: spool.maxDeadLetters ?? DEFAULTS.spoolMaxDeadLetters,
+    synchronous: spool.synchronous ?? "NORMAL",
+    batchSize: spool.batchSize ?? DEFAULTS.spoolBatchSize,
   };
 }
 
@@ -255,18 +275,12 @@ function storage(plant: string, raw: RawStorage, catalogue: TagCatalogue, varDir
   } else {
     tags = catalogue.all.map((t) => ({ unit: t.unit, tag: t.name }));
   }
-  const spool = raw.spool ?? {};
   const periodMs = ms(raw.period, DEFAULTS.storagePeriodMs);
   return {
     periodMs,
     deadlineMs: ms(raw.deadline, Math.floor(periodMs * DEFAULTS.storageDeadlineShare)),
     tags,
     historian,
-    spool: {
-      path: resolve(varDir, spool.path ?? `spool/${plant}.sqlite`),
-      maxSamples: spool.maxSamples ?? DEFAULTS.spoolMaxSamples,
-      synchronous: spool.synchronous ?? "NORMAL",
-      batchSize: spool.batchSize ?? DEFAULTS.spoolBatchSize,
-    },
+    spool: spoolConfig(raw.spool, plant, varDir),
   };
 }

@@ -259,6 +259,8 @@ export interface SpoolConfig {
   path: string;
   /** When the spool holds this many samples it drops the oldest, counted and logged. */
   maxSamples: number;
+  /** When the spool holds this many dead letters (refused samples, conflicts) it drops the oldest, counted and logged. */
+  maxDeadLetters: number;
   /** SQLite `synchronous` level: FULL survives power loss, NORMAL (default) survives a process crash. */
   synchronous: SpoolSynchronous;
   /** Samples per historian transaction. */

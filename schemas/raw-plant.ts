@@ -129,6 +129,7 @@ export interface RawHistorian {
 export interface RawSpool {
   path?: string;
   maxSamples?: number;
+  maxDeadLetters?: number;
   synchronous?: SpoolSynchronous;
   batchSize?: number;
 }

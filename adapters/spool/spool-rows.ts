@@ -64,3 +64,34 @@ export function decodeSample(row: Record<string, SQLOutputValue>): SpooledSample
   if (row.reason !== null && row.reason !== undefined) sample.reason = String(row.reason);
   return sample;
 }
+
+/** A held sample's row (`value, value_kind, quality, reason`): what a new one with its tag and time meets. */
+export type HeldValue = Record<string, SQLOutputValue>;
+
+/**
+ * Whether a new sample is the one the spool holds for its tag and time: the same value (NaN
+ * equals NaN, as SQLite keeps both as NULL) and quality. The bad-quality reason is not compared.
+ */
+export function sameAsHeld(held: HeldValue, sample: Sample): boolean {
+  const v = encodeValue(sample.value);
+  const value = v.value !== null && Number.isNaN(v.value) ? null : v.value;
+  const heldValue = held.value === null || held.value === undefined ? null : Number(held.value);
+  return held.value_kind === v.kind && heldValue === value && held.quality === sample.quality;
+}
+
+/** A value as an operator reads it in a message: `12.5`, `true`, `null`, `NaN`, and `(bad: …)`. */
+export function describeValue(value: TagValue | null, quality: Quality, reason?: string): string {
+  const text = value === null ? "null" : String(value);
+  if (quality === "good") return text;
+  return `${text} (bad${reason === undefined ? "" : `: ${reason}`})`;
+}
+
+/** The held sample as `describeValue` shows it. */
+export function describeHeld(held: HeldValue): string {
+  const reason = held.reason === null || held.reason === undefined ? undefined : String(held.reason);
+  return describeValue(
+    decodeValue(held.value ?? null, held.value_kind ?? "null"),
+    held.quality as Quality,
+    reason,
+  );
+}

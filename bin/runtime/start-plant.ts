@@ -88,6 +88,7 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
       path: plant.storage.spool.path,
       sinks: [sinkName],
       maxSamples: plant.storage.spool.maxSamples,
+      maxDeadLetters: plant.storage.spool.maxDeadLetters,
       synchronous: plant.storage.spool.synchronous,
       log: log.child({ part: "spool" }),
     });

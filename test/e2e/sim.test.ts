@@ -19,6 +19,9 @@ const summarySchema = z.object({
     pending: z.record(z.string(), z.number()),
     dropped: z.number(),
     deadLettered: z.number(),
+    conflicts: z.number(),
+    deadLetters: z.number(),
+    deadLettersDropped: z.number(),
   }),
 });
 
@@ -63,6 +66,7 @@ describe("plantbridge sim --duration 20 (the CLI, end to end)", () => {
     expect(summary.spool.pending.postgres).toBe(0);
     expect(summary.spool.dropped).toBe(0);
     expect(summary.spool.deadLettered).toBe(0);
+    expect(summary.spool).toMatchObject({ conflicts: 0, deadLetters: 0, deadLettersDropped: 0 });
   });
 
   it("writes the PEMEL current set point from METH's demand once H2 cooling has reached temperature", () => {

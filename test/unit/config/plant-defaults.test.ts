@@ -57,6 +57,7 @@ describe("defaults", () => {
       spool: {
         path: join(process.cwd(), "var/spool/minimal.sqlite"),
         maxSamples: 10_000_000,
+        maxDeadLetters: 100_000,
         synchronous: "NORMAL",
         batchSize: 5000,
       },
@@ -167,6 +168,7 @@ describe("a plant using most keys", () => {
     expect(plant.storage.spool).toEqual({
       path: join(process.cwd(), "var/test/features-plant/spool/features.db"),
       maxSamples: 1000,
+      maxDeadLetters: 250,
       synchronous: "FULL",
       batchSize: 100,
     });

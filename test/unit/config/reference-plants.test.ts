@@ -127,6 +127,7 @@ function expectReferencePlant(plant: PlantConfig): void {
   expect(plant.storage.historian).toEqual({ schema: "plantbridge", layout: "narrow" });
   expect(plant.storage.spool).toMatchObject({
     maxSamples: 10_000_000,
+    maxDeadLetters: 100_000,
     synchronous: "NORMAL",
     batchSize: 5000,
   });

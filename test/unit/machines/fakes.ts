@@ -435,7 +435,13 @@ export function storageConfig(extra: Partial<StorageConfig> = {}): StorageConfig
       { unit: "PEMEL", tag: "power" },
     ],
     historian: { schema: "plantbridge", layout: "narrow" },
-    spool: { path: "/nonexistent/spool.sqlite", maxSamples: 100_000, synchronous: "NORMAL", batchSize: 500 },
+    spool: {
+      path: "/nonexistent/spool.sqlite",
+      maxSamples: 100_000,
+      maxDeadLetters: 1000,
+      synchronous: "NORMAL",
+      batchSize: 500,
+    },
     ...extra,
   };
 }

@@ -161,8 +161,9 @@ describe("sqlite spool", () => {
     expect(s.readBatch("postgres", 10).map((b) => b.seq)).toEqual([6]);
     const letters = s.readDeadLetters("postgres", 10);
     expect(letters.map((l) => ({ ...l, at: 0 }))).toEqual(
-      refused.map((r) => ({
+      refused.map((r, i) => ({
         ...r,
+        id: i + 1,
         sink: "postgres",
         error: "PB_ERR_HISTORIAN_REJECTED: SQLSTATE 22008 timestamp out of range",
         at: 0,
