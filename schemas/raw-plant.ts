@@ -117,6 +117,9 @@ export interface RawHistorian {
   table?: string;
   timeColumn?: string;
   columns?: Record<string, string>;
+  timeZone?: string;
+  alterTable?: boolean;
+  retention?: RawDuration;
 }
 
 export interface RawSpool {
