@@ -17,7 +17,7 @@
  */
 import { type DatabasePool, sql } from "slonik";
 import { z } from "zod";
-import { ErrorCode, type ErrorOrigin, PlantbridgeError } from "../../lib/errors.ts";
+import { ErrorCode, type ErrorOrigin, isPlantbridgeError, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { HistorianConfig } from "../../schemas/plant-types.ts";
 import type { HistorianSink, SpooledSample, TagInfo } from "../types.ts";
@@ -118,6 +118,7 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
   let tags: readonly TagInfo[] = [];
   let opened = false;
   let upkeep: Upkeep | undefined;
+  let lastConfigProblem: string | undefined;
 
   function notOpen(what: string): PlantbridgeError {
     return new PlantbridgeError(
@@ -196,7 +197,19 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
     async open(openTags: readonly TagInfo[]): Promise<void> {
       if (connection.closed) throw notOpen("open");
       tags = openTags;
-      const changes = await connection.call(`historian ${name}: open`, {}, createAll);
+      let changes: string[];
+      try {
+        changes = await connection.call(`historian ${name}: open`, {}, createAll);
+      } catch (e) {
+        // A table that does not fit the plant file: said once at error (the forwarder retries the
+        // open, so a DBA's fix is picked up without a restart).
+        if (isPlantbridgeError(e, ErrorCode.CONFIG) && e.message !== lastConfigProblem) {
+          lastConfigProblem = e.message;
+          log.error({ keyPath: e.origin.keyPath }, `historian ${name} cannot open: ${e.message}`);
+        }
+        throw e;
+      }
+      lastConfigProblem = undefined;
       opened = true;
       log.info(
         { schema: historian.schema, layout: layout.kind, tags: tags.length, changes },

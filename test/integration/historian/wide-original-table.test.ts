@@ -44,7 +44,7 @@ function sink(historian: HistorianConfig) {
       .lines()
       .filter((l) => l.level === level)
       .map((l) => String(l.msg));
-  return { sink: s, warnings: () => lines(40) };
+  return { sink: s, warnings: () => lines(40), errors: () => lines(50) };
 }
 
 /** As the original tool created it: local time, no key, unquoted (lower-case) names. */
@@ -177,7 +177,7 @@ describe("the original tool's wide table", () => {
 
   it("with alterTable: false changes nothing: a missing column is a config error naming table and column", async () => {
     await originalTable("untouched", false);
-    const { sink: s, warnings } = sink(config("untouched", false));
+    const { sink: s, warnings, errors } = sink(config("untouched", false));
     const refused = await s.open([]).then(
       () => undefined,
       (e: unknown) => e,
@@ -189,6 +189,9 @@ describe("the original tool's wide table", () => {
     expect(String((refused as Error).message)).toContain(
       `historian wide table ${schema}.untouched has no column "h2_cooling_temperature_reached"`,
     );
+    // Said once at error, however often the forwarder retries.
+    await s.open([]).catch(() => undefined);
+    expect(errors().filter((e) => e.includes("cannot open"))).toHaveLength(1);
     // The DBA adds it; the next attempt starts, and plantbridge adds no index.
     await pool.query(sql.unsafe`
       ALTER TABLE ${sql.identifier([schema, "untouched"])} ADD COLUMN h2_cooling_temperature_reached double precision`);
