@@ -139,9 +139,27 @@ export interface TagInfo {
 }
 
 /**
+ * A sample the sink did not store because the historian already holds a different value at its
+ * (tag, time) — e.g. after the wall clock stepped back, or in the repeated hour of a local-time
+ * table. The stored value is never overwritten; the caller keeps the sample as a dead letter.
+ */
+export interface SampleConflict {
+  sample: SpooledSample;
+  /** Names the tag, the time, the stored value and the new one. */
+  reason: string;
+}
+
+/** What a sink's `write()` could not store although the batch was committed. */
+export interface SinkWrite {
+  conflicts: readonly SampleConflict[];
+}
+
+/**
  * Where the forwarder delivers samples. PostgreSQL is the first; an MQTT/Sparkplug B sink can
  * follow with the same interface and its own cursor in the spool.
- * `write()` is one transaction, idempotent on (tag, time). It rejects with
+ * `write()` is one transaction, idempotent on (tag, time): a replayed sample (same value and
+ * quality) is a no-op; a sample whose (tag, time) already holds a different value is not stored
+ * and comes back in `conflicts` (the rest of the batch is committed). It rejects with
  * PB_ERR_HISTORIAN_UNAVAILABLE when the sink cannot be reached (retry later, same batch) and
  * with PB_ERR_HISTORIAN_REJECTED when the sink refuses the data itself (split and dead-letter).
  */
@@ -149,7 +167,7 @@ export interface HistorianSink {
   readonly name: string;
   /** Connects and creates the schema/tables on first start; registers the tags. */
   open(tags: readonly TagInfo[]): Promise<void>;
-  write(batch: readonly SpooledSample[]): Promise<void>;
+  write(batch: readonly SpooledSample[]): Promise<SinkWrite>;
   /** True when the sink is reachable (a cheap round trip). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

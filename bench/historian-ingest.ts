@@ -90,7 +90,7 @@ export async function benchHistorianIngest(
     const infos = tags.infos;
     sink = createPostgresSink({
       url: workspace.databaseUrl,
-      historian: { schema, layout: "narrow" },
+      historian: { schema, layout: "narrow", alterTable: true },
       log: silentLog(),
       statementTimeoutMs: 120_000,
     });

@@ -9,7 +9,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPool, type DatabasePool, sql } from "slonik";
-import { startEmbeddedPostgres } from "../adapters/postgres/embedded.ts";
+import { startEmbeddedPostgres } from "../adapters/embedded-postgres/embedded.ts";
 import { historianTypeParsers } from "../adapters/postgres/pool.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { silentLog } from "../lib/log.ts";

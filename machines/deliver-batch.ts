@@ -1,26 +1,32 @@
 /**
  * Delivers one spool batch to a historian sink. A rejected batch is split in halves until the
  * rejected samples are isolated; each rejected single sample goes to the spool's dead-letter
- * table with the sink's reason, and the good rows keep flowing. Batches are acknowledged in
- * spool order, so an outage in the middle leaves the cursor right after the last delivered row.
+ * table with the sink's reason, and the good rows keep flowing. A sample the sink reports as a
+ * conflict (its (tag, time) already holds a different value) is kept as a dead letter with the
+ * sink's reason too, counted apart. Batches are acknowledged in spool order, so an outage in the
+ * middle leaves the cursor right after the last delivered row.
  * An unavailable sink (or any uncoded error) rejects: the caller retries from the cursor later.
  */
 import type { HistorianSink, Spool, SpooledSample } from "../adapters/types.ts";
 import { ErrorCode, errorMessage, isPlantbridgeError } from "../lib/errors.ts";
 
 export interface Delivery {
-  /** Samples written to the sink (and acknowledged). */
+  /** Samples written to the sink (or found there already, identical) and acknowledged. */
   delivered: number;
   /** Samples the sink rejected, now in the dead-letter table. */
   deadLettered: number;
+  /** Samples whose (tag, time) the historian already held with another value, now in the dead-letter table. */
+  conflicts: number;
   /** sink.write calls that succeeded. */
   writes: number;
   /** Dead-letter reasons, in order (one per rejected sample). */
   rejections: string[];
+  /** Conflict reasons, in order (one per conflicting sample). */
+  conflictReasons: string[];
 }
 
 export function emptyDelivery(): Delivery {
-  return { delivered: 0, deadLettered: 0, writes: 0, rejections: [] };
+  return { delivered: 0, deadLettered: 0, conflicts: 0, writes: 0, rejections: [], conflictReasons: [] };
 }
 
 export interface DeliveryOutcome {
@@ -52,8 +58,9 @@ async function deliverPart(
 ): Promise<void> {
   const last = batch.at(-1);
   if (last === undefined) return;
+  let conflicts: Awaited<ReturnType<HistorianSink["write"]>>["conflicts"];
   try {
-    await sink.write(batch);
+    ({ conflicts } = await sink.write(batch));
   } catch (e) {
     if (!isPlantbridgeError(e, ErrorCode.HISTORIAN_REJECTED)) throw e;
     if (batch.length === 1) {
@@ -68,7 +75,13 @@ async function deliverPart(
     await deliverPart(sink, spool, batch.slice(half), into);
     return;
   }
+  // The batch is committed: keep each conflicting sample with its own reason, then move the cursor.
+  for (const conflict of conflicts) {
+    spool.deadLetter(sink.name, [conflict.sample], conflict.reason);
+    into.conflictReasons.push(conflict.reason);
+  }
   spool.ack(sink.name, last.seq);
   into.writes += 1;
-  into.delivered += batch.length;
+  into.conflicts += conflicts.length;
+  into.delivered += batch.length - conflicts.length;
 }

@@ -36,6 +36,8 @@ export interface ForwarderContext extends ForwarderInput {
   batches: number;
   delivered: number;
   deadLettered: number;
+  /** Samples the historian already held with another value at their (tag, time), kept as dead letters. */
+  conflicts: number;
   /** Times the sink was found unavailable (each one is retried). */
   retries: number;
   /** Consecutive failures, drives the backoff; 0 once the sink answers again. */
@@ -81,11 +83,18 @@ export const forwarderMachine = setup({
       batches: context.batches + params.outcome.delivery.writes,
       delivered: context.delivered + params.outcome.delivery.delivered,
       deadLettered: context.deadLettered + params.outcome.delivery.deadLettered,
+      conflicts: context.conflicts + params.outcome.delivery.conflicts,
       lastOutcome: params.outcome,
       batch: [],
     })),
     logDeadLetters: ({ context }) => {
       const delivery = context.lastOutcome?.delivery;
+      if (delivery !== undefined && delivery.conflicts > 0) {
+        context.log.warn(
+          { sink: context.sink.name, conflicts: delivery.conflicts, delivered: delivery.delivered },
+          `${context.sink.name} already held other values for ${delivery.conflicts} sample(s): not overwritten, kept in the dead-letter table: ${delivery.conflictReasons[0] ?? ""}`,
+        );
+      }
       if (delivery === undefined || delivery.deadLettered === 0) return;
       context.log.warn(
         { sink: context.sink.name, deadLettered: delivery.deadLettered, delivered: delivery.delivered },
@@ -136,7 +145,12 @@ export const forwarderMachine = setup({
     ),
     logFlushed: ({ context }) => {
       context.log.info(
-        { sink: context.sink.name, delivered: context.delivered, deadLettered: context.deadLettered },
+        {
+          sink: context.sink.name,
+          delivered: context.delivered,
+          deadLettered: context.deadLettered,
+          conflicts: context.conflicts,
+        },
         `${context.sink.name} forwarder flushed`,
       );
     },
@@ -161,6 +175,7 @@ export const forwarderMachine = setup({
     batches: 0,
     delivered: 0,
     deadLettered: 0,
+    conflicts: 0,
     retries: 0,
     attempts: 0,
     nextDelayMs: 0,

@@ -52,6 +52,8 @@ export interface SinkHealth {
   since: number;
   delivered: number;
   deadLettered: number;
+  /** Samples the historian already held with another value at their (tag, time), kept as dead letters. */
+  conflicts: number;
   batches: number;
   retries: number;
   lastError: string | null;
@@ -127,6 +129,7 @@ export function plantHealth(snapshot: {
       since: wall(s.context.since),
       delivered: s.context.delivered,
       deadLettered: s.context.deadLettered,
+      conflicts: s.context.conflicts,
       batches: s.context.batches,
       retries: s.context.retries,
       lastError: s.context.lastError,

@@ -1,14 +1,14 @@
 /**
  * Plant-file values written the way a process engineer writes them: durations (`500ms`, `1s`,
- * `2m`, `1h` or a number of milliseconds) and Modbus addresses (`0x8061` or `32865`).
+ * `2m`, `1h`, `400d` or a number of milliseconds) and Modbus addresses (`0x8061` or `32865`).
  */
 
-const DURATION = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)\s*$/;
-const MS_PER_UNIT = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$/;
+const MS_PER_UNIT = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /**
  * Milliseconds of a duration: a number is taken as milliseconds, a string needs a unit
- * (`ms`, `s`, `m`, `h`). Returns NaN for anything else (callers report it with its position).
+ * (`ms`, `s`, `m`, `h`, `d`). Returns NaN for anything else (callers report it with its position).
  */
 export function parseDuration(value: number | string): number {
   if (typeof value === "number") return value;

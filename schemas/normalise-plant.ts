@@ -260,13 +260,16 @@ function storage(plant: string, raw: RawStorage, catalogue: TagCatalogue, varDir
     ...(url !== undefined ? { url } : {}),
     schema: h.schema ?? DEFAULTS.historianSchema,
     layout,
+    alterTable: h.alterTable ?? true,
   };
   const columns = Object.entries(h.columns ?? {}).map(([column, ref]) => ({ column, tag: parseTagId(ref) }));
   if (layout === "wide") {
     historian.table = h.table;
     historian.timeColumn = h.timeColumn ?? DEFAULTS.timeColumn;
     historian.columns = columns;
+    historian.timeZone = h.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   }
+  if (h.retention !== undefined) historian.retentionMs = parseDuration(h.retention);
   let tags: TagRef[];
   if (Array.isArray(raw.tags)) {
     tags = raw.tags.map(parseTagId);

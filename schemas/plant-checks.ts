@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import type { PlantbridgeError } from "../lib/errors.ts";
 import { configProblem } from "./config-error.ts";
 import { formatAddress, parseAddress, parseDuration } from "./durations.ts";
+import { checkHistorian } from "./historian-checks.ts";
 import { curvePath } from "./normalise-plant.ts";
 import { modbusRegisterWidth } from "./plant-types.ts";
 import type {
@@ -43,7 +44,8 @@ const RAW_RANGE: Partial<Record<keyof typeof REGISTERS_OF, [number, number]>> = 
 
 const WIDE_TYPES = new Set(["int32", "uint32", "float32", "float64"]);
 
-class Checker {
+/** What the rules use to report a problem at a key; the historian rules live in historian-checks.ts. */
+export class Checker {
   readonly problems: PlantbridgeError[] = [];
   readonly source: PlantSource;
 
@@ -365,48 +367,5 @@ function checkStorage(check: Checker, catalogue: TagCatalogue, storage: RawStora
       }
     });
   }
-  const historian = storage.historian ?? {};
-  const layout = historian.layout ?? "narrow";
-  const hpath = ["storage", "historian"];
-  if (layout === "narrow") {
-    for (const key of ["table", "timeColumn", "columns"] as const) {
-      if (historian[key] !== undefined) {
-        check.report(
-          [...hpath, key],
-          `${key} only applies to layout: wide (this historian is narrow)`,
-          "key",
-        );
-      }
-    }
-    return;
-  }
-  const columns = historian.columns ?? {};
-  const timeColumn = historian.timeColumn ?? "time";
-  const columnOf = new Map<string, string>();
-  for (const [column, ref] of Object.entries(columns)) {
-    const path = [...hpath, "columns", column];
-    if (column === timeColumn) {
-      check.report(path, `column ${column} is the time column`, "key");
-      continue;
-    }
-    reference(check, catalogue, path, ref);
-    const other = columnOf.get(ref);
-    if (other !== undefined) {
-      check.report(path, `${ref} is already stored in column ${other}`);
-      continue;
-    }
-    columnOf.set(ref, column);
-    if (Array.isArray(storage.tags) && !stored.has(ref)) {
-      check.report(path, `${ref} has a column but is not in storage.tags: add it there or remove the column`);
-    }
-  }
-  const tagsNeedingColumns =
-    storage.tags === "all"
-      ? catalogue.all.map((t) => ({ ref: `${t.unit}.${t.name}`, path: ["storage", "tags"] }))
-      : [...stored.entries()].map(([ref, index]) => ({ ref, path: ["storage", "tags", String(index)] }));
-  for (const { ref, path } of tagsNeedingColumns) {
-    if (!columnOf.has(ref) && typeof findTag(catalogue, ref) !== "string") {
-      check.report(path, `${ref} is stored but has no column in storage.historian.columns (layout wide)`);
-    }
-  }
+  checkHistorian(check, catalogue, storage, stored);
 }

@@ -250,6 +250,18 @@ export interface HistorianConfig {
   table?: string;
   timeColumn?: string;
   columns?: readonly WideColumn[];
+  /**
+   * wide layout only: IANA zone of the plant's wall time, written into a `timestamp without time
+   * zone` time column. Default: the process's zone.
+   */
+  timeZone?: string;
+  /**
+   * False: plantbridge never changes an existing table (no added columns, no index); a missing
+   * column is a start-up error. Default true.
+   */
+  alterTable: boolean;
+  /** narrow layout only: samples older than this are deleted (in small batches, about hourly). Absent = kept forever. */
+  retentionMs?: number;
 }
 
 export type SpoolSynchronous = "OFF" | "NORMAL" | "FULL";

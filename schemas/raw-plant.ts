@@ -124,6 +124,9 @@ export interface RawHistorian {
   table?: string;
   timeColumn?: string;
   columns?: Record<string, string>;
+  timeZone?: string;
+  alterTable?: boolean;
+  retention?: RawDuration;
 }
 
 export interface RawSpool {

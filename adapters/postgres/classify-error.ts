@@ -106,6 +106,13 @@ function reasonOf(e: unknown, chain: readonly unknown[]): string {
   return `${words === "" || outer.includes(words) ? outer : words}${detail}`;
 }
 
+/** The SQLSTATE the database answered with, anywhere in the error's chain of causes. */
+export function sqlStateIn(e: unknown): string | undefined {
+  return chainOf(e)
+    .map(sqlStateOf)
+    .find((c) => c !== undefined);
+}
+
 export function classifyHistorianError(
   e: unknown,
   context: string,

@@ -11,6 +11,7 @@ import {
   type SlonikError,
 } from "slonik";
 import type { Log } from "../../lib/log.ts";
+import { guardPgClientErrors } from "./client-error-guard.ts";
 
 export interface HistorianPoolOptions {
   /** Connect (TCP + authentication) within this, or fail. */
@@ -36,6 +37,7 @@ export function historianTypeParsers(): readonly DriverTypeParser[] {
  * rejects when the database cannot be reached.
  */
 export async function createHistorianPool(url: string, options: HistorianPoolOptions): Promise<DatabasePool> {
+  guardPgClientErrors();
   const pool = await createPool(url, {
     typeParsers: historianTypeParsers(),
     connectionTimeout: options.connectionTimeoutMs,

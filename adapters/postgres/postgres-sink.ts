@@ -3,31 +3,31 @@
  * an external PostgreSQL or TimescaleDB: only the URL differs.
  *
  * - `open(tags)` creates the schema and the layout's tables if missing (under an advisory lock,
- *   so several processes may start at once) and registers the tags.
- * - `write(batch)` is one transaction, idempotent on (tag, time). Failures are classified at
+ *   so several processes may start at once), registers the tags, and starts the layout's upkeep
+ *   (a missing time index, built in the background; table-upkeep.ts).
+ * - `write(batch)` is one transaction, idempotent on (tag, time); it resolves with the samples
+ *   that conflict with values already stored (never overwritten). Failures are classified at
  *   this edge: PB_ERR_HISTORIAN_UNAVAILABLE (retry the same batch later) or
  *   PB_ERR_HISTORIAN_REJECTED (the database refused the data; split and dead-letter).
+ * - Drift (drift.ts): a schema, table or column dropped or recreated while plantbridge runs is
+ *   recreated, the caches are re-read, it is logged at warn, and the batch is retried once.
+ * - Retention (retention.ts), when configured, runs from the write path about once an hour.
  * - Every call has a client-side deadline on top of the server's statement timeout, so a
  *   silent network never hangs the forwarder. After an outage the pool is rebuilt.
  */
-import type { DatabasePool } from "slonik";
-import { sql } from "slonik";
+import { type DatabasePool, sql } from "slonik";
 import { z } from "zod";
-import { withDeadline } from "../../lib/deadline.ts";
-import {
-  ErrorCode,
-  type ErrorOrigin,
-  errorMessage,
-  isPlantbridgeError,
-  PlantbridgeError,
-} from "../../lib/errors.ts";
+import { ErrorCode, type ErrorOrigin, isPlantbridgeError, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { HistorianConfig } from "../../schemas/plant-types.ts";
 import type { HistorianSink, SpooledSample, TagInfo } from "../types.ts";
-import { classifyHistorianError } from "./classify-error.ts";
-import type { HistorianLayout } from "./layout.ts";
+import { driftIn, HistorianDrift } from "./drift.ts";
+import type { HistorianLayout, LayoutWrite } from "./layout.ts";
+import { processTimeZone } from "./local-time.ts";
 import { narrowLayout } from "./narrow-layout.ts";
-import { createHistorianPool } from "./pool.ts";
+import { type Retention, retention } from "./retention.ts";
+import { sinkConnection } from "./sink-connection.ts";
+import { startUpkeep, type Upkeep } from "./table-upkeep.ts";
 import { wideLayout } from "./wide-layout.ts";
 
 export interface PostgresSinkOptions {
@@ -43,26 +43,36 @@ export interface PostgresSinkOptions {
   statementTimeoutMs?: number;
   /** `ping()` answers false after this (default 2000 ms). */
   pingTimeoutMs?: number;
+  /** Statement timeout of the background upkeep, e.g. building an index (default 1 h). */
+  upkeepStatementTimeoutMs?: number;
+  /** Retention: least time between passes (default 1 h) and rows per DELETE (default 10 000). */
+  retentionEveryMs?: number;
+  retentionRowsPerStatement?: number;
+  /** Monotonic clock for retention's schedule (default performance.now). */
+  monotonicNow?: () => number;
+  /** Wall clock for retention's cutoff (default Date.now). */
+  wallNow?: () => number;
 }
 
-const one = z.object({ ok: z.number() });
+const present = z.object({ present: z.boolean() });
 
 function layoutFor(historian: HistorianConfig, log: Log): HistorianLayout {
-  if (historian.layout === "narrow") return narrowLayout(historian.schema);
+  const alterTable = historian.alterTable;
+  if (historian.layout === "narrow") return narrowLayout({ schema: historian.schema, alterTable, log });
   if (historian.table === undefined || historian.columns === undefined) {
     throw new PlantbridgeError(ErrorCode.CONFIG, "historian layout wide needs a table and its columns", {
       keyPath: "storage.historian",
     });
   }
-  return wideLayout(
-    {
-      schema: historian.schema,
-      table: historian.table,
-      timeColumn: historian.timeColumn ?? "time",
-      columns: historian.columns,
-    },
+  return wideLayout({
+    schema: historian.schema,
+    table: historian.table,
+    timeColumn: historian.timeColumn ?? "time",
+    columns: historian.columns,
+    alterTable,
+    timeZone: historian.timeZone ?? processTimeZone(),
     log,
-  );
+  });
 }
 
 /** The unit and tag a batch concerns, when it concerns one tag only. */
@@ -79,168 +89,161 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
   // Every line names the sink, once (the caller may have bound it already).
   const log = "sink" in options.log.bindings() ? options.log : options.log.child({ sink: name });
   const connectionTimeoutMs = options.connectionTimeoutMs ?? 5_000;
-  const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;
-  const pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
-  // createPool connects once, then the call acquires a connection: two connects and a statement.
-  const callDeadlineMs = 2 * connectionTimeoutMs + statementTimeoutMs + 1_000;
+  const connection = sinkConnection({
+    url,
+    name,
+    log,
+    connectionTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs ?? 15_000,
+    pingTimeoutMs: options.pingTimeoutMs ?? 2_000,
+  });
   const layout = layoutFor(historian, log);
   const lockKey = `plantbridge:${historian.schema}`;
+  const keeper: Retention | undefined =
+    historian.retentionMs !== undefined && layout.kind === "narrow"
+      ? retention({
+          schema: historian.schema,
+          retentionMs: historian.retentionMs,
+          ...(options.retentionEveryMs !== undefined ? { everyMs: options.retentionEveryMs } : {}),
+          ...(options.retentionRowsPerStatement !== undefined
+            ? { rowsPerStatement: options.retentionRowsPerStatement }
+            : {}),
+          statementDeadlineMs: connection.callDeadlineMs,
+          monotonicNow: options.monotonicNow ?? (() => performance.now()),
+          wallNow: options.wallNow ?? (() => Date.now()),
+          log,
+        })
+      : undefined;
 
-  let pool: DatabasePool | undefined;
-  let creating: Promise<DatabasePool> | undefined;
+  let tags: readonly TagInfo[] = [];
   let opened = false;
-  let closed = false;
+  let upkeep: Upkeep | undefined;
+  let lastConfigProblem: string | undefined;
 
   function notOpen(what: string): PlantbridgeError {
     return new PlantbridgeError(
       ErrorCode.NOT_CONNECTED,
-      `historian ${name}: ${what} ${closed ? "after close" : "before open() succeeded"}`,
+      `historian ${name}: ${what} ${connection.closed ? "after close" : "before open() succeeded"}`,
     );
   }
 
-  function ensurePool(): Promise<DatabasePool> {
-    if (closed) return Promise.reject(notOpen("use"));
-    if (pool !== undefined) return Promise.resolve(pool);
-    if (creating !== undefined) return creating;
-    const attempt: Promise<DatabasePool> = createHistorianPool(url, {
-      connectionTimeoutMs,
-      statementTimeoutMs,
-      maxConnections: 2,
-      log,
-    }).then(
-      (created) => {
-        const current = creating === attempt;
-        if (current) creating = undefined;
-        // Closed meanwhile, or given up on (dropPool) while it was connecting: not ours to keep.
-        if (closed || !current) {
-          void created.end().catch(() => undefined);
-          throw new PlantbridgeError(
-            ErrorCode.HISTORIAN_UNAVAILABLE,
-            `historian ${name}: connection given up`,
-          );
-        }
-        pool = created;
-        return created;
-      },
-      (e: unknown) => {
-        if (creating === attempt) creating = undefined;
-        throw e;
-      },
-    );
-    creating = attempt;
-    return attempt;
-  }
-
-  /**
-   * Forgets the pool after an outage: its connections may be dead or hung, and a pool still
-   * connecting may hang too. The next call builds a new one.
-   */
-  function dropPool(): void {
-    const old = pool;
-    pool = undefined;
-    creating = undefined;
-    old?.end().catch((e: unknown) => log.debug({ err: errorMessage(e) }, "historian pool end after outage"));
-  }
-
-  async function call<T>(
-    context: string,
-    origin: ErrorOrigin,
-    work: (pool: DatabasePool) => Promise<T>,
-  ): Promise<T> {
-    try {
-      return await withDeadline(
-        ensurePool().then(work),
-        callDeadlineMs,
-        () =>
-          new PlantbridgeError(
-            ErrorCode.HISTORIAN_UNAVAILABLE,
-            `${context}: no answer within ${callDeadlineMs} ms`,
-            origin,
-          ),
+  /** Creates whatever is missing (schema, tables, tags) in one transaction; returns what it did. */
+  async function createAll(db: DatabasePool): Promise<string[]> {
+    const created = await db.transaction(async (tx) => {
+      await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`);
+      const changes: string[] = [];
+      const schemaExists = await tx.oneFirst(
+        sql.type(
+          present,
+        )`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${historian.schema}) AS present`,
       );
+      if (!schemaExists) {
+        await tx.query(sql.unsafe`CREATE SCHEMA IF NOT EXISTS ${sql.identifier([historian.schema])}`);
+        changes.push(`created schema ${historian.schema}`);
+      }
+      const made = await layout.create(tx, tags);
+      return { changes: [...changes, ...made.changes], publish: made.publish };
+    });
+    created.publish();
+    return created.changes;
+  }
+
+  function keepTables(): void {
+    if (upkeep !== undefined || connection.closed) return;
+    const started = startUpkeep({
+      url,
+      log,
+      connectionTimeoutMs,
+      statementTimeoutMs: options.upkeepStatementTimeoutMs ?? 3_600_000,
+      work: (db, stopped) => layout.upkeep(db, stopped),
+    });
+    upkeep = started;
+    void started.done.then(() => {
+      if (upkeep === started) upkeep = undefined;
+    });
+  }
+
+  /** One transaction; on drift, recreate what is missing and retry once. */
+  async function writeHealing(db: DatabasePool, batch: readonly SpooledSample[], context: string) {
+    const once = () => db.transaction((tx) => layout.write(tx, batch));
+    let outcome: LayoutWrite;
+    try {
+      outcome = await once();
     } catch (e) {
-      if (isPlantbridgeError(e)) {
-        if (e.code === ErrorCode.HISTORIAN_UNAVAILABLE) dropPool();
-        throw e;
+      const found = driftIn(e);
+      if (found === undefined) throw e;
+      const did = await createAll(db);
+      log.warn(
+        { found, did },
+        `historian ${name}: drift: ${found}; ${did.length > 0 ? did.join("; ") : "nothing was missing, caches re-read"}; retrying the batch once`,
+      );
+      keepTables();
+      try {
+        outcome = await once();
+      } catch (again) {
+        if (!(again instanceof HistorianDrift)) throw again;
+        throw new PlantbridgeError(
+          ErrorCode.HISTORIAN_UNAVAILABLE,
+          `${context}: the historian's tables keep changing: ${again.message}`,
+        );
       }
-      const { error, known, sqlState } = classifyHistorianError(e, context, origin);
-      if (error.code === ErrorCode.HISTORIAN_UNAVAILABLE) {
-        dropPool();
-        if (known) {
-          log.debug({ sqlState, err: errorMessage(e) }, `${context}: historian unavailable`);
-        } else {
-          log.error({ sqlState, err: errorMessage(e) }, `${context}: unexpected error, will retry`);
-        }
-      } else {
-        log.warn({ sqlState, err: errorMessage(e) }, `${context}: the database refused the data`);
-      }
-      throw error;
     }
+    return outcome;
   }
 
   return {
     name,
 
-    async open(tags: readonly TagInfo[]): Promise<void> {
-      if (closed) throw notOpen("open");
-      const context = `historian ${name}: open`;
-      await call(context, {}, async (db) => {
-        const publish = await db.transaction(async (tx) => {
-          await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${lockKey}))`);
-          const schemaExists = await tx.oneFirst(
-            sql.type(z.object({ present: z.boolean() }))`
-              SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${historian.schema}) AS present`,
-          );
-          if (!schemaExists)
-            await tx.query(sql.unsafe`CREATE SCHEMA IF NOT EXISTS ${sql.identifier([historian.schema])}`);
-          return layout.create(tx, tags);
-        });
-        publish();
-      });
+    async open(openTags: readonly TagInfo[]): Promise<void> {
+      if (connection.closed) throw notOpen("open");
+      tags = openTags;
+      let changes: string[];
+      try {
+        changes = await connection.call(`historian ${name}: open`, {}, createAll);
+      } catch (e) {
+        // A table that does not fit the plant file: said once at error (the forwarder retries the
+        // open, so a DBA's fix is picked up without a restart).
+        if (isPlantbridgeError(e, ErrorCode.CONFIG) && e.message !== lastConfigProblem) {
+          lastConfigProblem = e.message;
+          log.error({ keyPath: e.origin.keyPath }, `historian ${name} cannot open: ${e.message}`);
+        }
+        throw e;
+      }
+      lastConfigProblem = undefined;
       opened = true;
-      log.info({ schema: historian.schema, layout: layout.kind, tags: tags.length }, "historian open");
+      log.info(
+        { schema: historian.schema, layout: layout.kind, tags: tags.length, changes },
+        "historian open",
+      );
+      keepTables();
     },
 
-    async write(batch: readonly SpooledSample[]): Promise<void> {
-      if (!opened || closed) throw notOpen("write");
-      if (batch.length === 0) return;
+    async write(batch: readonly SpooledSample[]) {
+      if (!opened || connection.closed) throw notOpen("write");
+      if (batch.length === 0) return { conflicts: [] };
       const first = batch[0]?.seq;
       const last = batch.at(-1)?.seq;
       const context = `historian ${name}: write of ${batch.length} samples (seq ${first}..${last})`;
-      const origin = originOf(batch);
-      const outcome = await call(context, origin, (db) => db.transaction((tx) => layout.write(tx, batch)));
+      const outcome = await connection.call(context, originOf(batch), (db) =>
+        writeHealing(db, batch, context),
+      );
       outcome.afterCommit();
-      log.debug({ samples: batch.length, rows: outcome.rows, first, last }, "historian batch written");
+      const conflicts = outcome.conflicts.length;
+      log.debug(
+        { samples: batch.length, rows: outcome.rows, conflicts, first, last },
+        "historian batch written",
+      );
+      keeper?.poke(connection.pool);
+      return { conflicts: outcome.conflicts };
     },
 
-    async ping(): Promise<boolean> {
-      if (closed) return false;
-      try {
-        await withDeadline(
-          ensurePool().then((db) => db.oneFirst(sql.type(one)`SELECT 1 AS ok`)),
-          pingTimeoutMs,
-          () =>
-            new PlantbridgeError(
-              ErrorCode.TIMEOUT,
-              `historian ${name}: ping unanswered in ${pingTimeoutMs} ms`,
-            ),
-        );
-        return true;
-      } catch (e) {
-        log.debug({ err: errorMessage(e) }, "historian ping failed");
-        dropPool();
-        return false;
-      }
-    },
+    ping: () => connection.ping(),
 
     async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      const pending = creating;
-      const current = pool;
-      pool = undefined;
-      await pending?.catch(() => undefined);
-      await current?.end();
+      if (connection.closed) return;
+      const background = [upkeep?.stop(), keeper?.stop()];
+      await connection.close();
+      await Promise.all(background);
       log.info("historian closed");
     },
   };

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { createActor, toPromise } from "xstate";
+import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded.ts";
 import { createModbusLink } from "../../adapters/modbus/modbus-link.ts";
 import { createOpcuaLink } from "../../adapters/opcua/opcua-link.ts";
-import { startEmbeddedPostgres } from "../../adapters/postgres/embedded.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool } from "../../adapters/spool/sqlite-spool.ts";
 import type { HistorianSink, Spool, UnitLink } from "../../adapters/types.ts";

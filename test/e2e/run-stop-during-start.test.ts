@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runningServerPid, stopServer } from "../../adapters/postgres/server-process.ts";
+import { runningServerPid, stopServer } from "../../adapters/embedded-postgres/server-process.ts";
 import { type PlantProcess, repoRoot, spawnPlantbridge } from "../support/crash.ts";
 import { waitFor } from "../support/plant-harness.ts";
 

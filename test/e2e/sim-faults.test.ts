@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createPool, sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startEmbeddedPostgres } from "../../adapters/postgres/embedded.ts";
+import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded.ts";
 import { silentLog } from "../../lib/log.ts";
 import { printFaultFigures } from "../support/crash.ts";
 import { repoRoot, runCli } from "./run-cli.ts";

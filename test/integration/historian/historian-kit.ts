@@ -11,7 +11,7 @@ import type { HistorianConfig } from "../../../schemas/plant-types.ts";
 export const t0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 
 export function narrowConfig(schema: string): HistorianConfig {
-  return { schema, layout: "narrow" };
+  return { schema, layout: "narrow", alterTable: true };
 }
 
 let seq = 0;
@@ -84,4 +84,24 @@ export async function codeOf(work: Promise<unknown>): Promise<string> {
   } catch (e) {
     return typeof e === "object" && e !== null && "code" in e ? String(e.code) : `uncoded: ${String(e)}`;
   }
+}
+
+/** Polls `condition` until it holds, with a generous deadline (background work, busy machines). */
+export async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    if (await condition()) return;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const indexRow = z.object({ name: z.string(), definition: z.string(), valid: z.boolean() });
+
+/** The table's indexes with their definitions, by name. */
+export async function indexesOf(pool: DatabasePool, schema: string, table: string) {
+  return pool.any(sql.type(indexRow)`
+    SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisvalid AS valid
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = to_regclass(${`"${schema}"."${table}"`}) ORDER BY c.relname`);
 }

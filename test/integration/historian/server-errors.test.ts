@@ -89,7 +89,7 @@ async function lockSamples(): Promise<{ release(): Promise<void> }> {
   };
 }
 
-function outcomeOf(write: Promise<void>): Promise<string> {
+function outcomeOf(write: Promise<unknown>): Promise<string> {
   return write.then(
     () => "resolved",
     (e: Error & { code?: string }) => `${e.code} ${e.message}`,

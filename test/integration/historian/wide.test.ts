@@ -18,6 +18,7 @@ function wideConfig(table: string, timeColumn = "timestamp"): HistorianConfig {
   return {
     schema,
     layout: "wide",
+    alterTable: true,
     table,
     timeColumn,
     columns: [
@@ -111,7 +112,7 @@ describe("postgres sink, wide layout", () => {
     expect(await countRows(pool, schema, "merge_plant")).toBe(1);
   });
 
-  it("adopts the original table: adds missing columns, matches folded names, adds a unique index on time", async () => {
+  it("adopts the original table: adds missing columns, matches folded names, merges by time without a key", async () => {
     // As the original tool created it: unquoted (lower-cased) names, no key on the time column.
     await pool.query(sql.unsafe`CREATE SCHEMA IF NOT EXISTS ${sql.identifier([schema])}`);
     await pool.query(sql.unsafe`

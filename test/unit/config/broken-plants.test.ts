@@ -136,6 +136,24 @@ const cases: Case[] = [
     says: "postgres://",
   },
   { file: "empty-file.yaml", line: 1, keyPath: "", says: "mapping" },
+  {
+    file: "historian-retention-too-short.yaml",
+    line: 11,
+    keyPath: "storage.historian.retention",
+    says: "at least 1d",
+  },
+  {
+    file: "historian-retention-wide.yaml",
+    line: 14,
+    keyPath: "storage.historian.retention",
+    says: "layout: narrow",
+  },
+  {
+    file: "historian-bad-time-zone.yaml",
+    line: 13,
+    keyPath: "storage.historian.timeZone",
+    says: "Europe/Berlin",
+  },
 ];
 
 /** Variables some fixtures use; the url is deliberately wrong and must never be shown. */

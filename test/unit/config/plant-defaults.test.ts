@@ -53,7 +53,7 @@ describe("defaults", () => {
         { unit: "PEMEL", tag: "power" },
         { unit: "METH", tag: "h2_demand" },
       ],
-      historian: { schema: "plantbridge", layout: "narrow" },
+      historian: { schema: "plantbridge", layout: "narrow", alterTable: true },
       spool: {
         path: join(process.cwd(), "var/spool/minimal.sqlite"),
         maxSamples: 10_000_000,
@@ -157,6 +157,8 @@ describe("a plant using most keys", () => {
     expect(plant.storage.historian).toEqual({
       schema: "plant_data",
       layout: "wide",
+      alterTable: false,
+      timeZone: "Europe/Berlin",
       table: "features_data",
       timeColumn: "ts",
       columns: [
@@ -172,6 +174,43 @@ describe("a plant using most keys", () => {
       synchronous: "FULL",
       batchSize: 100,
     });
+  });
+
+  it("reads the historian's retention in ms, and a wide table's zone defaults to the process's", () => {
+    const units = [
+      "units:",
+      "  PEMEL:",
+      "    protocol: modbus-tcp",
+      "    host: 127.0.0.1",
+      "    tags:",
+      "      power: { area: holding, address: 0x8065, type: uint16 }",
+    ];
+    const narrow = loadPlantText(
+      ["plant: kept", ...units, "storage:", "  historian:", "    retention: 400d"].join("\n"),
+      "kept.yaml",
+      { env: {} },
+    );
+    expect(narrow.storage.historian).toEqual({
+      schema: "plantbridge",
+      layout: "narrow",
+      alterTable: true,
+      retentionMs: 400 * 86_400_000,
+    });
+    const wide = loadPlantText(
+      [
+        "plant: wide",
+        ...units,
+        "storage:",
+        "  historian:",
+        "    layout: wide",
+        "    table: t",
+        "    columns: { power: PEMEL.power }",
+      ].join("\n"),
+      "wide.yaml",
+      { env: {} },
+    );
+    expect(wide.storage.historian.timeZone).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(wide.storage.historian.retentionMs).toBeUndefined();
   });
 
   it("lets the caller's varDir win over runtime.varDir", async () => {

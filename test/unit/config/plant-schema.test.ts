@@ -64,13 +64,14 @@ describe("parseDuration", () => {
     ["10s", 10_000],
     ["2m", 120_000],
     ["1h", 3_600_000],
+    ["400d", 34_560_000_000],
     [" 3 s ", 3000],
     [250, 250],
   ] as const)("%s → %d ms", (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(["10 seconds", "1d", "-1s", "s", ""])("rejects %j", (text) => {
+  it.each(["10 seconds", "1w", "-1s", "s", ""])("rejects %j", (text) => {
     expect(parseDuration(text)).toBeNaN();
   });
 });

@@ -124,7 +124,7 @@ function expectReferencePlant(plant: PlantConfig): void {
 
   expect(plant.storage.tags.map(tagId)).toEqual(ORIGINAL_SIGNALS);
   expect(plant.storage.tags).toHaveLength(33);
-  expect(plant.storage.historian).toEqual({ schema: "plantbridge", layout: "narrow" });
+  expect(plant.storage.historian).toEqual({ schema: "plantbridge", layout: "narrow", alterTable: true });
   expect(plant.storage.spool).toMatchObject({
     maxSamples: 10_000_000,
     maxDeadLetters: 100_000,

@@ -11,6 +11,8 @@ import type {
   PushSubscription,
   Reading,
   Sample,
+  SampleConflict,
+  SinkWrite,
   Spool,
   SpooledSample,
   SpoolStats,
@@ -304,6 +306,8 @@ export class FakeSink implements HistorianSink {
   /** A batch holding a sample of one of these tags is rejected whole (PB_ERR_HISTORIAN_REJECTED). */
   rejectTags = new Set<string>();
   stored: SpooledSample[] = [];
+  /** What the fake historian holds, by `tag@time`. */
+  held = new Map<string, SpooledSample>();
   writeCalls: number[] = [];
   openCalls: (readonly TagInfo[])[] = [];
   closeCalls = 0;
@@ -319,13 +323,28 @@ export class FakeSink implements HistorianSink {
     if (this.unavailable) throw new PlantbridgeError(ErrorCode.HISTORIAN_UNAVAILABLE, "connection refused");
   }
 
-  async write(batch: readonly SpooledSample[]): Promise<void> {
+  /**
+   * Stores the batch like the historian does: a sample whose (tag, time) is held already is a
+   * no-op when its value and quality are the same, and a conflict (not stored) when they differ.
+   */
+  async write(batch: readonly SpooledSample[]): Promise<SinkWrite> {
     this.writeCalls.push(batch.length);
     if (this.delay) await this.delay(batch);
     if (this.unavailable) throw new PlantbridgeError(ErrorCode.HISTORIAN_UNAVAILABLE, "connection refused");
     const bad = batch.find((s) => this.rejectTags.has(s.tag));
     if (bad) throw new PlantbridgeError(ErrorCode.HISTORIAN_REJECTED, `value out of range for ${bad.tag}`);
-    this.stored.push(...batch);
+    const conflicts: SampleConflict[] = [];
+    for (const sample of batch) {
+      const key = `${sample.tag}@${sample.time}`;
+      const held = this.held.get(key);
+      if (held === undefined) {
+        this.held.set(key, sample);
+        this.stored.push(sample);
+      } else if (held.value !== sample.value || held.quality !== sample.quality) {
+        conflicts.push({ sample, reason: `${key} holds ${held.value}, this sample has ${sample.value}` });
+      }
+    }
+    return { conflicts };
   }
 
   async ping(): Promise<boolean> {
@@ -434,7 +453,7 @@ export function storageConfig(extra: Partial<StorageConfig> = {}): StorageConfig
       { unit: "PEMEL", tag: "current" },
       { unit: "PEMEL", tag: "power" },
     ],
-    historian: { schema: "plantbridge", layout: "narrow" },
+    historian: { schema: "plantbridge", layout: "narrow", alterTable: true },
     spool: {
       path: "/nonexistent/spool.sqlite",
       maxSamples: 100_000,

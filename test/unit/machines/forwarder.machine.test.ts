@@ -5,6 +5,7 @@ import { ErrorCode, isPlantbridgeError } from "../../../lib/errors.ts";
 import { silentLog } from "../../../lib/log.ts";
 import { deliverBatch } from "../../../machines/deliver-batch.ts";
 import { forwarderMachine } from "../../../machines/forwarder.machine.ts";
+import { captureLog } from "../../support/historian-faults.ts";
 import { advance, FakeSink, flush, MemorySpool, TestClock, takesTime, testReconnect } from "./fakes.ts";
 
 function samples(from: number, count: number, tag = "PEMEL.current"): Sample[] {
@@ -16,7 +17,7 @@ function samples(from: number, count: number, tag = "PEMEL.current"): Sample[] {
   }));
 }
 
-function rig(options: { batchSize?: number; idleDelayMs?: number } = {}) {
+function rig(options: { batchSize?: number; idleDelayMs?: number } = {}, log = silentLog()) {
   const clock = new SimulatedClock();
   const spool = new MemorySpool();
   const sink = new FakeSink("historian");
@@ -29,7 +30,7 @@ function rig(options: { batchSize?: number; idleDelayMs?: number } = {}) {
       idleDelayMs: options.idleDelayMs ?? 1000,
       retry: testReconnect,
       random: () => 0,
-      log: silentLog(),
+      log,
       clock: new TestClock(clock),
       tags: [{ id: "PEMEL.current", unit: "PEMEL", engineeringUnit: "A" }],
     },
@@ -133,6 +134,29 @@ describe("forwarder machine", () => {
     expect(state(r)).toBe("idle");
   });
 
+  it("counts and logs samples the historian already holds with another value, and acks past them", async () => {
+    const captured = captureLog();
+    const r = rig({ batchSize: 8 }, captured.log);
+    r.spool.append(samples(1, 3));
+    r.actor.start();
+    await flush();
+    // The wall clock stepped back: the same (tag, time) again, two with other values, one the same.
+    const again = samples(1, 3);
+    again[0] = { ...again[0]!, value: 100 };
+    again[2] = { ...again[2]!, value: 300 };
+    r.spool.append(again);
+    r.actor.send({ type: "SAMPLES_APPENDED" });
+    await flush();
+    expect(ctx(r)).toMatchObject({ delivered: 4, deadLettered: 0, conflicts: 2 });
+    expect(r.spool.deadLetters.map((d) => d.samples.map((s) => s.seq))).toEqual([[4], [6]]);
+    expect(r.spool.pending("historian")).toBe(0);
+    const warned = captured.lines().filter((l) => l.level === 40);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ conflicts: 2 });
+    expect(String(warned[0]?.msg)).toContain("PEMEL.current@1000 holds 1, this sample has 100");
+    expect(state(r)).toBe("idle");
+  });
+
   it("FLUSH drains the spool, then reaches flushed", async () => {
     const r = rig({ batchSize: 3, idleDelayMs: 60_000 });
     r.actor.start();
@@ -209,6 +233,35 @@ describe("deliverBatch", () => {
     expect(sink.stored.map((s) => s.seq)).toEqual([2, 3, 4, 5, 6, 7, 9, 10]);
     expect(acks).toEqual([...acks].sort((a, b) => a - b));
     expect(spool.cursors.get("pg")).toBe(10);
+  });
+
+  it("keeps conflicting samples as dead letters with the sink's reason, counted apart; replays are no-ops", async () => {
+    const spool = new MemorySpool();
+    const sink = new FakeSink("pg");
+    spool.append(samples(1, 4));
+    await deliverBatch(sink, spool, spool.readBatch("pg", 100));
+    const later = samples(1, 4);
+    later[1] = { ...later[1]!, value: 42 };
+    spool.append(later);
+    const { delivery, failure } = await deliverBatch(sink, spool, spool.readBatch("pg", 100));
+    expect(failure).toBeUndefined();
+    expect(delivery).toMatchObject({
+      delivered: 3,
+      deadLettered: 0,
+      conflicts: 1,
+      writes: 1,
+      rejections: [],
+    });
+    expect(delivery.conflictReasons).toEqual(["PEMEL.current@2000 holds 2, this sample has 42"]);
+    expect(spool.deadLetters).toEqual([
+      {
+        sink: "pg",
+        samples: [expect.objectContaining({ seq: 6, value: 42 })],
+        reason: delivery.conflictReasons[0],
+      },
+    ]);
+    expect(spool.cursors.get("pg")).toBe(8);
+    expect(sink.stored.map((s) => s.value)).toEqual([1, 2, 3, 4]);
   });
 
   it("returns what got through when the sink becomes unavailable in the middle of a split", async () => {

@@ -157,6 +157,7 @@ describe("plant machine", () => {
           since: 10_000,
           delivered: 3,
           deadLettered: 0,
+          conflicts: 0,
           batches: 1,
           retries: 0,
           lastError: null,

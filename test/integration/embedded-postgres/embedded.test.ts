@@ -5,7 +5,10 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../../adapters/postgres/embedded.ts";
+import {
+  type EmbeddedPostgres,
+  startEmbeddedPostgres,
+} from "../../../adapters/embedded-postgres/embedded.ts";
 import { createPostgresSink } from "../../../adapters/postgres/postgres-sink.ts";
 import { silentLog } from "../../../lib/log.ts";
 import { testPool } from "../../support/pg-schema.ts";
@@ -17,7 +20,7 @@ import {
   narrowRows,
   referenceTags,
   t0,
-} from "./historian-kit.ts";
+} from "../historian/historian-kit.ts";
 
 let folder: ReturnType<typeof makeTestDir>;
 let server: EmbeddedPostgres | undefined;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertPostgresUserCanReach,
   privateFolderAbove,
-} from "../../../adapters/postgres/postgres-user-access.ts";
+} from "../../../adapters/embedded-postgres/postgres-user-access.ts";
 import { isPlantbridgeError } from "../../../lib/errors.ts";
 
 describe("embedded PostgreSQL as root: can user postgres reach the folders?", () => {

@@ -13,8 +13,8 @@ import { sql } from "slonik";
 import { z } from "zod";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
+import { createHistorianPool } from "../postgres/pool.ts";
 import { findFreePort } from "./free-port.ts";
-import { createHistorianPool } from "./pool.ts";
 import { assertPostgresUserCanReach } from "./postgres-user-access.ts";
 import { runningServerPid, signalServer, stopServer } from "./server-process.ts";
 
