@@ -37,6 +37,8 @@ export interface ControlContext extends ControlInput {
   /** Last value written successfully. */
   lastWritten: number | null;
   failSafeActive: boolean;
+  /** Times the fail-safe took over (inactive → active). */
+  failSafeActivations: number;
   memory: LoopMemory;
   /** The output unit reconnected: write the current decision once even if unchanged. */
   rewritePending: boolean;
@@ -81,6 +83,8 @@ export function evaluate(
     previousKind: decisionKind(context.decision),
     memory: result.memory,
     failSafeActive: result.memory.failSafeActive,
+    failSafeActivations:
+      context.failSafeActivations + (result.memory.failSafeActive && !context.memory.failSafeActive ? 1 : 0),
     lastDecision: describeDecision(loop, result.decision, badForMs),
     decisionChange,
     transformRefusal: refusalStarted ? (result.transformError ?? null) : null,
@@ -101,6 +105,7 @@ export function initialControlContext(input: ControlInput): ControlContext {
     lastDecision: null,
     lastWritten: null,
     failSafeActive: false,
+    failSafeActivations: 0,
     memory: initialLoopMemory,
     rewritePending: false,
     lastWriteFailed: false,

@@ -24,6 +24,7 @@ export interface LoopHealth {
   writeFailures: number;
   lastWritten: number | null;
   failSafeActive: boolean;
+  failSafeActivations: number;
   overruns: number;
 }
 
@@ -103,6 +104,7 @@ export function plantHealth(snapshot: {
       writeFailures: c.writeFailures,
       lastWritten: c.lastWritten,
       failSafeActive: c.failSafeActive,
+      failSafeActivations: c.failSafeActivations,
       overruns: c.overruns,
     };
   }

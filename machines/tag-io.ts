@@ -31,6 +31,11 @@ export interface TagIO {
   /** Local names of the unit's `mode: subscribe` tags. */
   subscribedTags(unit: string): readonly string[];
   isSubscribed(ref: TagRef): boolean;
+  /**
+   * The process image as its consumers last saw it: per tag, the last reading handed out by
+   * `read` or pushed by the unit (bad ones with their reason). Tags nobody reads are absent.
+   */
+  latest(): ReadonlyMap<TagId, Reading>;
 }
 
 export interface TagIOOptions {
@@ -66,6 +71,7 @@ function bad(reason: string, time: number): Reading {
 export function createTagIO(options: TagIOOptions): TagIO {
   const { now, log } = options;
   const images = new Map<string, UnitImage>();
+  const latest = new Map<TagId, Reading>();
   for (const unit of options.units) {
     const tags = new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t]));
     const subscribed = unit.tags.filter(isSubscribedTag).map((t) => t.name);
@@ -89,7 +95,11 @@ export function createTagIO(options: TagIOOptions): TagIO {
 
   async function readUnit(unit: string, tags: readonly string[], into: Map<TagId, Reading>): Promise<void> {
     const image = images.get(unit);
-    const put = (tag: string, reading: Reading) => into.set(tagId({ unit, tag }), reading);
+    const put = (tag: string, reading: Reading) => {
+      const id = tagId({ unit, tag });
+      into.set(id, reading);
+      latest.set(id, reading);
+    };
     if (image === undefined) {
       for (const tag of tags) put(tag, bad(`unknown unit ${unit}`, now()));
       return;
@@ -190,6 +200,7 @@ export function createTagIO(options: TagIOOptions): TagIO {
       if (image === undefined || image.link === undefined) return;
       if (!image.subscribed.includes(tag)) return;
       image.pushed.set(tag, reading);
+      latest.set(tagId({ unit, tag }), reading);
     },
     subscribedTags(unit) {
       return images.get(unit)?.subscribed ?? [];
@@ -198,5 +209,6 @@ export function createTagIO(options: TagIOOptions): TagIO {
       const config = images.get(ref.unit)?.tags.get(ref.tag);
       return config !== undefined && isSubscribedTag(config);
     },
+    latest: () => latest,
   };
 }

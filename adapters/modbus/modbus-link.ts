@@ -244,6 +244,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
         readings.set(tag.name, {
           value: null,
           quality: "bad",
+          code: ErrorCode.MODBUS_PROTOCOL,
           reason: `short reply: unit served ${available} of ${request.count} ${isBitArea(request.area) ? "bits" : "registers"}`,
           time,
         });
@@ -256,7 +257,8 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
             : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
         readings.set(tag.name, { value, quality: "good", time });
       } catch (e) {
-        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), time });
+        const code = e instanceof PlantbridgeError ? e.code : ErrorCode.BAD_INPUT;
+        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), code, time });
       }
     }
     return readings;
@@ -290,7 +292,10 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
     const time = clock();
     return new Map(
-      request.tags.map((t): [string, Reading] => [t.name, { value: null, quality: "bad", reason, time }]),
+      request.tags.map((t): [string, Reading] => [
+        t.name,
+        { value: null, quality: "bad", reason, code: ErrorCode.MODBUS_EXCEPTION, time },
+      ]),
     );
   }
 

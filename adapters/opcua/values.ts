@@ -53,14 +53,27 @@ export function readingFromDataValue(dv: DataValue, now: number): Reading {
   const time = timeOf(dv, now);
   const severity = severityOf(dv.statusCode);
   if (severity !== "good") {
-    return { value: null, quality: "bad", reason: statusName(dv.statusCode), time };
+    return {
+      value: null,
+      quality: "bad",
+      reason: statusName(dv.statusCode),
+      code: ErrorCode.OPCUA_BAD_STATUS,
+      time,
+    };
   }
   const variant = dv.value;
   if (variant.arrayType !== undefined && variant.arrayType !== 0 /* Scalar */) {
-    return { value: null, quality: "bad", reason: "value is an array, not a scalar", time };
+    return {
+      value: null,
+      quality: "bad",
+      reason: "value is an array, not a scalar",
+      code: ErrorCode.BAD_INPUT,
+      time,
+    };
   }
   const scalar = scalarOf(variant.dataType, variant.value);
-  if ("reason" in scalar) return { value: null, quality: "bad", reason: scalar.reason, time };
+  if ("reason" in scalar)
+    return { value: null, quality: "bad", reason: scalar.reason, code: ErrorCode.BAD_INPUT, time };
   return { value: scalar.value, quality: "good", time };
 }
 

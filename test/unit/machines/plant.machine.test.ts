@@ -128,6 +128,7 @@ describe("plant machine", () => {
           writeFailures: 0,
           lastWritten: 20,
           failSafeActive: false,
+          failSafeActivations: 0,
           overruns: 0,
         },
       },

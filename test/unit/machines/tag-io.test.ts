@@ -166,6 +166,25 @@ describe("tag I/O", () => {
     expect(afterReconnect.get("METH.h2_demand")?.quality).toBe("bad");
   });
 
+  it("keeps the last reading of every tag it handed out or was pushed, bad ones with their reason", async () => {
+    const { io, pemel, meth } = setup();
+    expect(io.latest().size).toBe(0);
+    pemel.values.set("current", 37);
+    io.attach("PEMEL", pemel);
+    io.attach("METH", meth);
+    await io.read([{ unit: "PEMEL", tag: "current" }]);
+    io.update("METH", "h2_demand", { value: 21.5, quality: "good", time: 900 });
+    expect(io.latest().get("PEMEL.current")).toEqual({ value: 37, quality: "good", time: 1000 });
+    expect(io.latest().get("METH.h2_demand")?.value).toBe(21.5);
+    io.detach("PEMEL");
+    await io.read([{ unit: "PEMEL", tag: "current" }]);
+    expect(io.latest().get("PEMEL.current")).toMatchObject({
+      quality: "bad",
+      reason: "unit PEMEL not connected",
+    });
+    expect(io.latest().has("PEMEL.power")).toBe(false);
+  });
+
   it("ignores pushed readings while detached", async () => {
     const { io, meth } = setup();
     io.update("METH", "h2_demand", { value: 5, quality: "good", time: 1 });

@@ -74,6 +74,7 @@ describe("readings from DataValues", () => {
       value: null,
       quality: "bad",
       reason: "BadNodeIdUnknown",
+      code: "PB_ERR_OPCUA_BAD_STATUS",
       time: NOW,
     });
     const uncertain = readingFromDataValue(
