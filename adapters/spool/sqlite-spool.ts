@@ -49,6 +49,8 @@ export interface DeadLetter extends SpooledSample {
 export interface SqliteSpool extends Spool {
   readonly path: string;
   stats(): SqliteSpoolStats;
+  /** Time (epoch ms) of the oldest sample the sink has not acknowledged; null when it has them all. Reads only. */
+  oldestPendingTime(sink: string): number | null;
   /** Dead letters of one sink, oldest first. */
   readDeadLetters(sink: string, limit: number): DeadLetter[];
 }
@@ -95,6 +97,7 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
     ),
     nthOldest: db.prepare("SELECT seq FROM samples ORDER BY seq LIMIT 1 OFFSET ?"),
     readAfter: db.prepare(`SELECT ${sampleColumns} FROM samples WHERE seq > ? ORDER BY seq LIMIT ?`),
+    oldestAfter: db.prepare("SELECT time FROM samples WHERE seq > ? ORDER BY seq LIMIT 1"),
     countAfter: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ?"),
     countBetween: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ? AND seq <= ?"),
     countAll: db.prepare("SELECT count(*) AS n FROM samples"),
@@ -434,6 +437,17 @@ export function openSpool(options: SpoolOptions): SqliteSpool {
     stats(): SqliteSpoolStats {
       usable("stats");
       return { pending: Object.fromEntries(pending), held, dropped, deadLettered, duplicates };
+    },
+
+    oldestPendingTime(sink: string): number | null {
+      usable("oldestPendingTime");
+      const cursor = knownSink(sink, "oldestPendingTime");
+      try {
+        const row = st.oldestAfter.get(cursor);
+        return row === undefined ? null : Number(row.time);
+      } catch (e) {
+        throw asSpoolError(path, "oldestPendingTime", e);
+      }
     },
 
     close(): void {

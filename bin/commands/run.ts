@@ -3,6 +3,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
 import type { CommonOptions } from "../cli-options.ts";
+import { effectiveHttp } from "../../status/address.ts";
+import { announce } from "../runtime/announce.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 
 /** `plantbridge run FILE`: runs a plant until SIGINT/SIGTERM (or --duration), then shuts down cleanly. */
@@ -27,7 +29,14 @@ export async function runCommand(options: CommonOptions): Promise<number> {
   let log: Log | undefined;
   const signalled = waitForStop(() => log);
   log = createPlantLog(plant.varDir, options.logLevel);
-  const running = await startPlant(plant, { log, inputs, inspectPort: options.inspectPort });
+  const http = effectiveHttp(plant.http, options.http);
+  const running = await startPlant(plant, {
+    log,
+    inputs,
+    ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
+    ...(http !== false ? { http } : {}),
+  });
+  announce(running);
   const reason = await Promise.race([
     signalled,
     running.stopped.then(() => "stopped" as const),
