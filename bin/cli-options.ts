@@ -19,7 +19,9 @@ function inspectAddress(text: string): { host: string; port: number } {
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
   if (match === null || !Number.isInteger(port) || port <= 0 || port > 65535)
-    throw new Error(`--inspect wants [HOST:]PORT with a port 1..65535 (e.g. 4242, 0.0.0.0:4242), got "${text}"`);
+    throw new Error(
+      `--inspect wants [HOST:]PORT with a port 1..65535 (e.g. 4242, 0.0.0.0:4242), got "${text}"`,
+    );
   return { host: match[1]?.replace(/^\[|\]$/g, "") ?? "127.0.0.1", port };
 }
 

@@ -7,6 +7,7 @@ import type { FastifyInstance } from "fastify";
 import { errorMessage } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import type { StateFeed } from "./feed.ts";
+import { healthReport } from "./health.ts";
 import type { PlantView } from "./plant-view.ts";
 import { openSseClient, type SseClient } from "./sse.ts";
 
@@ -16,8 +17,8 @@ export interface EventStreamOptions {
   log: Log;
   valuesEveryMs: number;
   maxQueuedBytes: number;
-  /** Runs on every tick, clients or not (the sinks' rates are sampled here). */
-  beforeValues: () => void;
+  /** Runs every `valuesEveryMs`, clients or not (rates and trend are sampled here); gives the view to send. */
+  tick: () => PlantView;
 }
 
 export function registerEventStream(app: FastifyInstance, options: EventStreamOptions): { stop(): void } {
@@ -27,10 +28,9 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
   });
   const timer = setInterval(() => {
     try {
-      options.beforeValues();
-      if (clients.size === 0) return;
-      const view = options.view();
-      for (const client of clients) client.send("values", view, true);
+      const view = options.tick();
+      const message = { view, health: healthReport(view) };
+      for (const client of clients) client.send("values", message, true);
     } catch (e) {
       options.log.warn({ reason: errorMessage(e) }, `status values not sent: ${errorMessage(e)}`);
     }
@@ -40,7 +40,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
   app.get("/api/events", (request, reply) => {
     reply.hijack();
     const raw = reply.raw;
-    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
+    for (const [name, value] of Object.entries(reply.getHeaders()))
+      if (value !== undefined) raw.setHeader(name, value);
     const client = openSseClient(raw, {
       maxQueuedBytes: options.maxQueuedBytes,
       retryMs: 2000,
@@ -52,7 +53,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
     });
     clients.add(client);
     raw.on("close", () => clients.delete(client));
-    client.send("hello", { seq: options.feed.lastSeq(), view: options.view() });
+    const view = options.view();
+    client.send("hello", { seq: options.feed.lastSeq(), view, health: healthReport(view) });
   });
 
   return {

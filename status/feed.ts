@@ -37,7 +37,9 @@ interface MachineLogic {
 
 function machineOf(actorRef: unknown): string | undefined {
   const logic = (actorRef as { logic?: Partial<MachineLogic> }).logic;
-  return logic !== undefined && logic.root !== undefined && typeof logic.id === "string" ? logic.id : undefined;
+  return logic !== undefined && logic.root !== undefined && typeof logic.id === "string"
+    ? logic.id
+    : undefined;
 }
 
 export function createStateFeed(wall: () => number = Date.now): StateFeed {
@@ -79,7 +81,9 @@ export function createStateFeed(wall: () => number = Date.now): StateFeed {
 
 /** One inspect function for several observers (the Stately inspector and the status feed run together). */
 export function fanOutInspection(
-  ...observers: ReadonlyArray<((event: InspectionEvent) => void) | { next?: (event: InspectionEvent) => void }>
+  ...observers: ReadonlyArray<
+    ((event: InspectionEvent) => void) | { next?: (event: InspectionEvent) => void }
+  >
 ): (event: InspectionEvent) => void {
   return (event) => {
     for (const o of observers) {

@@ -2,8 +2,9 @@
  * `GET /health` and `GET /health/live`, decided from the plant view (the machines' own states):
  * healthy = every unit connected, every historian sink connected and its spool draining.
  */
-import type { PlantSnapshotLike } from "./source.ts";
+
 import type { PlantView } from "./plant-view.ts";
+import type { PlantSnapshotLike } from "./source.ts";
 
 export interface HealthReport {
   ok: boolean;
@@ -77,7 +78,12 @@ export function healthReport(view: PlantView): HealthReport {
 export function liveness(snapshot: PlantSnapshotLike): { live: boolean; actors: Record<string, string> } {
   const c = snapshot.context;
   const actors: Record<string, string> = { plant: snapshot.status };
-  const children = [...Object.values(c.units), ...Object.values(c.loops), c.storage, ...Object.values(c.forwarders)];
+  const children = [
+    ...Object.values(c.units),
+    ...Object.values(c.loops),
+    c.storage,
+    ...Object.values(c.forwarders),
+  ];
   for (const child of children) actors[child.id] = child.getSnapshot().status;
   return { live: Object.values(actors).every((status) => status === "active"), actors };
 }

@@ -52,7 +52,9 @@ const specs: readonly MetricSpec[] = [
     labels: ["unit", "code"],
     kind: "counter",
     values: (v) =>
-      v.units.flatMap((u) => Object.entries(u.errors).map(([code, n]): Sample => [{ unit: u.name, code }, n])),
+      v.units.flatMap((u) =>
+        Object.entries(u.errors).map(([code, n]): Sample => [{ unit: u.name, code }, n]),
+      ),
   },
   {
     name: "plantbridge_unit_faults_total",
@@ -81,9 +83,21 @@ const specs: readonly MetricSpec[] = [
   // ---- control loops (control machine)
   ...loopCounter("evaluations", "Evaluations of the control loop.", (l) => l.evaluations),
   ...loopCounter("writes", "Set points the control loop wrote successfully.", (l) => l.writes),
-  ...loopCounter("write_failures", "Set point writes that failed (retried at the next evaluation).", (l) => l.writeFailures),
-  ...loopCounter("fail_safe_activations", "Times the control loop's fail-safe took over.", (l) => l.failSafeActivations),
-  ...loopCounter("overruns", "Periodic evaluations skipped because the previous one ran past its slot.", (l) => l.overruns),
+  ...loopCounter(
+    "write_failures",
+    "Set point writes that failed (retried at the next evaluation).",
+    (l) => l.writeFailures,
+  ),
+  ...loopCounter(
+    "fail_safe_activations",
+    "Times the control loop's fail-safe took over.",
+    (l) => l.failSafeActivations,
+  ),
+  ...loopCounter(
+    "overruns",
+    "Periodic evaluations skipped because the previous one ran past its slot.",
+    (l) => l.overruns,
+  ),
   {
     name: "plantbridge_control_fail_safe_active",
     help: "1 while the control loop holds its fail-safe value.",
@@ -97,13 +111,23 @@ const specs: readonly MetricSpec[] = [
     labels: ["loop"],
     kind: "gauge",
     values: (v) =>
-      v.loops.flatMap((l): Sample[] => (l.output.lastWritten === null ? [] : [[{ loop: l.name }, l.output.lastWritten]])),
+      v.loops.flatMap((l): Sample[] =>
+        l.output.lastWritten === null ? [] : [[{ loop: l.name }, l.output.lastWritten]],
+      ),
   },
   // ---- storage (storage machine)
   storageCounter("cycles", "Storage cycles taken.", (v) => v.storage.cycles),
   storageCounter("samples", "Samples taken (good and bad).", (v) => v.storage.samples),
-  storageCounter("bad_samples", "Bad-quality samples taken (stored with their reason).", (v) => v.storage.badSamples),
-  storageCounter("overruns", "Storage cycles skipped because the previous one ran past its slot.", (v) => v.storage.overruns),
+  storageCounter(
+    "bad_samples",
+    "Bad-quality samples taken (stored with their reason).",
+    (v) => v.storage.badSamples,
+  ),
+  storageCounter(
+    "overruns",
+    "Storage cycles skipped because the previous one ran past its slot.",
+    (v) => v.storage.overruns,
+  ),
   // ---- spool
   {
     name: "plantbridge_spool_depth",
@@ -112,20 +136,71 @@ const specs: readonly MetricSpec[] = [
     kind: "gauge",
     values: (v) => Object.entries(v.spool.pending).map(([sink, n]): Sample => [{ sink }, n]),
   },
-  spoolFigure("plantbridge_spool_held_samples", "gauge", "Samples held in the spool file.", (v) => v.spool.held),
-  spoolFigure("plantbridge_spool_bytes", "gauge", "Size of the spool file and its write-ahead log.", (v) => v.spool.bytes),
-  spoolFigure("plantbridge_spool_dropped_total", "counter", "Samples dropped because the spool was full (oldest first).", (v) => v.spool.dropped),
-  spoolFigure("plantbridge_spool_dead_lettered_total", "counter", "Samples a sink refused, kept in the dead-letter table.", (v) => v.spool.deadLettered),
+  spoolFigure(
+    "plantbridge_spool_held_samples",
+    "gauge",
+    "Samples held in the spool file.",
+    (v) => v.spool.held,
+  ),
+  spoolFigure(
+    "plantbridge_spool_bytes",
+    "gauge",
+    "Size of the spool file and its write-ahead log.",
+    (v) => v.spool.bytes,
+  ),
+  spoolFigure(
+    "plantbridge_spool_dropped_total",
+    "counter",
+    "Samples dropped because the spool was full (oldest first).",
+    (v) => v.spool.dropped,
+  ),
+  spoolFigure(
+    "plantbridge_spool_dead_lettered_total",
+    "counter",
+    "Samples a sink refused, kept in the dead-letter table.",
+    (v) => v.spool.deadLettered,
+  ),
   // ---- forwarders (forwarder machine)
-  ...sinkFigure("plantbridge_forwarder_rows_total", "counter", "Samples the forwarder delivered to the sink.", (s) => s.delivered),
-  ...sinkFigure("plantbridge_forwarder_rows_per_second", "gauge", "Samples delivered per second over the last 10 s.", (s) => s.rowsPerSecond),
-  ...sinkFigure("plantbridge_forwarder_lag_seconds", "gauge", "Age of the oldest sample the sink has not taken yet (0 when none waits).", (s) => s.lagSeconds),
-  ...sinkFigure("plantbridge_forwarder_connected", "gauge", "1 while the forwarder reaches its sink.", (s) => (s.connected ? 1 : 0)),
-  ...sinkFigure("plantbridge_forwarder_retries_total", "counter", "Times the sink was found unavailable.", (s) => s.retries),
-  ...sinkFigure("plantbridge_forwarder_batches_total", "counter", "Successful sink writes (transactions).", (s) => s.batches),
+  ...sinkFigure(
+    "plantbridge_forwarder_rows_total",
+    "counter",
+    "Samples the forwarder delivered to the sink.",
+    (s) => s.delivered,
+  ),
+  ...sinkFigure(
+    "plantbridge_forwarder_rows_per_second",
+    "gauge",
+    "Samples delivered per second over the last 10 s.",
+    (s) => s.rowsPerSecond,
+  ),
+  ...sinkFigure(
+    "plantbridge_forwarder_lag_seconds",
+    "gauge",
+    "Age of the oldest sample the sink has not taken yet (0 when none waits).",
+    (s) => s.lagSeconds,
+  ),
+  ...sinkFigure("plantbridge_forwarder_connected", "gauge", "1 while the forwarder reaches its sink.", (s) =>
+    s.connected ? 1 : 0,
+  ),
+  ...sinkFigure(
+    "plantbridge_forwarder_retries_total",
+    "counter",
+    "Times the sink was found unavailable.",
+    (s) => s.retries,
+  ),
+  ...sinkFigure(
+    "plantbridge_forwarder_batches_total",
+    "counter",
+    "Successful sink writes (transactions).",
+    (s) => s.batches,
+  ),
 ];
 
-function loopCounter(what: string, help: string, figure: (l: PlantView["loops"][number]) => number): MetricSpec[] {
+function loopCounter(
+  what: string,
+  help: string,
+  figure: (l: PlantView["loops"][number]) => number,
+): MetricSpec[] {
   return [
     {
       name: `plantbridge_control_${what}_total`,
@@ -138,10 +213,21 @@ function loopCounter(what: string, help: string, figure: (l: PlantView["loops"][
 }
 
 function storageCounter(what: string, help: string, figure: (v: PlantView) => number): MetricSpec {
-  return { name: `plantbridge_storage_${what}_total`, help, labels: [], kind: "counter", values: (v) => [[{}, figure(v)]] };
+  return {
+    name: `plantbridge_storage_${what}_total`,
+    help,
+    labels: [],
+    kind: "counter",
+    values: (v) => [[{}, figure(v)]],
+  };
 }
 
-function spoolFigure(name: string, kind: MetricSpec["kind"], help: string, figure: (v: PlantView) => number): MetricSpec {
+function spoolFigure(
+  name: string,
+  kind: MetricSpec["kind"],
+  help: string,
+  figure: (v: PlantView) => number,
+): MetricSpec {
   return { name, help, labels: [], kind, values: (v) => [[{}, figure(v)]] };
 }
 
@@ -151,7 +237,9 @@ function sinkFigure(
   help: string,
   figure: (s: PlantView["sinks"][number]) => number,
 ): MetricSpec[] {
-  return [{ name, help, labels: ["sink"], kind, values: (v) => v.sinks.map((s) => [{ sink: s.name }, figure(s)]) }];
+  return [
+    { name, help, labels: ["sink"], kind, values: (v) => v.sinks.map((s) => [{ sink: s.name }, figure(s)]) },
+  ];
 }
 
 /**
@@ -159,7 +247,10 @@ function sinkFigure(
  * only observe values one by one, so this is a metric object of the registry's own shape
  * (name, help, type, get): the registry formats it like any histogram.
  */
-function latencyHistogram(current: () => PlantView | undefined, latency: (unit: string) => LatencyFigures | undefined) {
+function latencyHistogram(
+  current: () => PlantView | undefined,
+  latency: (unit: string) => LatencyFigures | undefined,
+) {
   const name = "plantbridge_unit_read_duration_seconds";
   const help = "Time from a read call of the unit's link to its answer (or failure).";
   return {
@@ -177,9 +268,17 @@ function latencyHistogram(current: () => PlantView | undefined, latency: (unit: 
         let cumulative = 0;
         figures.bounds.forEach((bound, i) => {
           cumulative += figures.counts[i] ?? 0;
-          values.push({ metricName: `${name}_bucket`, labels: { unit: unit.name, le: String(bound) }, value: cumulative });
+          values.push({
+            metricName: `${name}_bucket`,
+            labels: { unit: unit.name, le: String(bound) },
+            value: cumulative,
+          });
         });
-        values.push({ metricName: `${name}_bucket`, labels: { unit: unit.name, le: "+Inf" }, value: figures.count });
+        values.push({
+          metricName: `${name}_bucket`,
+          labels: { unit: unit.name, le: "+Inf" },
+          value: figures.count,
+        });
         values.push({ metricName: `${name}_sum`, labels: { unit: unit.name }, value: figures.sum });
         values.push({ metricName: `${name}_count`, labels: { unit: unit.name }, value: figures.count });
       }
@@ -200,7 +299,13 @@ export function createPlantMetrics(latency: (unit: string) => LatencyFigures | u
         else this.set(labels, value);
       }
     };
-    const config = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry], collect };
+    const config = {
+      name: spec.name,
+      help: spec.help,
+      labelNames: [...spec.labels],
+      registers: [registry],
+      collect,
+    };
     if (spec.kind === "counter") new Counter(config);
     else new Gauge(config);
   }

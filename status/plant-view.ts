@@ -240,7 +240,11 @@ function loopViews(source: StatusSource, snapshot: PlantSnapshotLike): LoopView[
       name: loop.name,
       state: s === undefined ? "unknown" : statusOrState(s),
       input: point(loop.input, latest),
-      output: { ...point(loop.output, latest), lastWritten: c?.lastWritten ?? null, ...outputLimits(source, loop) },
+      output: {
+        ...point(loop.output, latest),
+        lastWritten: c?.lastWritten ?? null,
+        ...outputLimits(source, loop),
+      },
       permissive: loop.permissive === undefined ? null : point(loop.permissive, latest),
       decision: decision?.kind ?? null,
       decisionValue: decision !== null && "value" in decision ? decision.value : null,

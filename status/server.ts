@@ -20,6 +20,7 @@ import { pageFiles, readPageFile } from "./page-files.ts";
 import { plantView, type ViewClocks } from "./plant-view.ts";
 import { createSinkRates } from "./sink-rates.ts";
 import type { StatusSource } from "./source.ts";
+import { createTrendBuffer } from "./trend-buffer.ts";
 
 export interface StatusServerOptions {
   http: HttpConfig;
@@ -66,14 +67,19 @@ function guard(gate: Gate) {
       host: request.headers.host,
     });
     if (verdict === "bad-host") {
-      return reply.code(403).type("text/plain").send("plantbridge: this address is served to loopback names only\n");
+      return reply
+        .code(403)
+        .type("text/plain")
+        .send("plantbridge: this address is served to loopback names only\n");
     }
     if (verdict === "unauthorised") {
       return reply
         .code(401)
         .header("www-authenticate", 'Bearer realm="plantbridge"')
         .type("text/plain")
-        .send("plantbridge: a token is required (Authorization: Bearer TOKEN, or open the page once as /?token=TOKEN)\n");
+        .send(
+          "plantbridge: a token is required (Authorization: Bearer TOKEN, or open the page once as /?token=TOKEN)\n",
+        );
     }
     if (token !== undefined && gate.tokenRequired && request.url.split("?")[0] === "/") {
       return reply
@@ -91,37 +97,57 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const rates = createSinkRates({ windowMs: 10_000, lagLimitSeconds });
   const metrics = createPlantMetrics((unit) => source.meters.get(unit)?.figures().readLatency);
   const view = () => plantView(source, rates, clocks);
+  const snapshotMessage = () => {
+    const current = view();
+    return { seq: feed.lastSeq(), view: current, health: healthReport(current) };
+  };
   const graphs = Object.values(machineDefinitions).map(machineGraph);
 
-  const sampleRates = () => {
+  const trend = createTrendBuffer(source.plant);
+  const tick = () => {
     const delivered: Record<string, number> = {};
     for (const [name, actor] of Object.entries(source.snapshot().context.forwarders))
       delivered[name] = actor.getSnapshot().context.delivered;
     rates.sample(clocks.monotonic(), delivered);
+    const current = view();
+    trend.add(current);
+    return current;
   };
-  sampleRates();
+  tick();
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addHook("onRequest", guard(gate));
   app.get("/health", async (_request, reply) => {
     const report = healthReport(view());
-    return reply.code(report.ok ? 200 : 503).header("cache-control", "no-store").send(report);
+    return reply
+      .code(report.ok ? 200 : 503)
+      .header("cache-control", "no-store")
+      .send(report);
   });
   app.get("/health/live", async (_request, reply) => {
     const live = liveness(source.snapshot());
-    return reply.code(live.live ? 200 : 503).header("cache-control", "no-store").send(live);
+    return reply
+      .code(live.live ? 200 : 503)
+      .header("cache-control", "no-store")
+      .send(live);
   });
   app.get("/metrics", async (_request, reply) => {
     const text = await metrics.scrape(view());
     return reply.header("cache-control", "no-store").type(metrics.contentType).send(text);
   });
   app.get("/api/snapshot", async (_request, reply) =>
-    reply.header("cache-control", "no-store").send({ seq: feed.lastSeq(), view: view() }),
+    reply.header("cache-control", "no-store").send(snapshotMessage()),
+  );
+  app.get("/api/trend", async (_request, reply) =>
+    reply.header("cache-control", "no-store").send(trend.trends()),
   );
   app.get("/api/machines", async (_request, reply) => reply.header("cache-control", "no-store").send(graphs));
   for (const [path, file] of Object.entries(pageFiles)) {
     app.get(path, async (_request, reply) =>
-      reply.header("cache-control", "no-cache").type(file.type).send(await readPageFile(file)),
+      reply
+        .header("cache-control", "no-cache")
+        .type(file.type)
+        .send(await readPageFile(file)),
     );
   }
   const events = registerEventStream(app, {
@@ -130,7 +156,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     log,
     valuesEveryMs: options.valuesEveryMs ?? 1000,
     maxQueuedBytes: options.maxQueuedBytes ?? 1 << 20,
-    beforeValues: sampleRates,
+    tick,
   });
   app.setErrorHandler((error, _request, reply) => {
     log.error({ reason: errorMessage(error) }, `status server: ${errorMessage(error)}`);

@@ -2,8 +2,8 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
-import type { CommonOptions } from "../cli-options.ts";
 import { effectiveHttp } from "../../status/address.ts";
+import type { CommonOptions } from "../cli-options.ts";
 import { announce } from "../runtime/announce.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 

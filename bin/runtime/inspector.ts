@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { createWebSocketInspector } from "@statelyai/inspect";
-import type { MachineContext } from "xstate";
 import { WebSocket, WebSocketServer } from "ws";
+import type { MachineContext } from "xstate";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { inspectableContext } from "../../machines/inspect-context.ts";

@@ -175,7 +175,9 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
       try {
         await stopped;
       } finally {
-        await status?.close().catch((e: unknown) => log.warn({ reason: errorMessage(e) }, "status server close"));
+        await status
+          ?.close()
+          .catch((e: unknown) => log.warn({ reason: errorMessage(e) }, "status server close"));
         spool.close();
         inspector?.stop();
         try {

@@ -1,1 +1,326 @@
-/* placeholder */
+// Renders the plant view (GET /api/snapshot, the event stream's `hello` and `values`) into the page.
+// Text goes in through textContent only: nothing from the plant is ever parsed as HTML.
+
+/** h("div", { class: "x" }, "text", child, …) */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function formatValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (typeof value !== "number") return String(value);
+  if (Number.isInteger(value)) return String(value);
+  return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(2);
+}
+
+export function formatAge(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
+function stateClass(state) {
+  if (
+    state === "connected" ||
+    state === "idle" ||
+    state === "reading" ||
+    state === "delivering" ||
+    state === "running"
+  )
+    return "good";
+  if (
+    state === "connecting" ||
+    state === "disconnected" ||
+    state === "opening" ||
+    state === "waiting" ||
+    state === "evaluating" ||
+    state === "sampling" ||
+    state === "appending"
+  )
+    return "warn";
+  if (
+    state === "closing" ||
+    state === "closed" ||
+    state === "flushed" ||
+    state === "stopped" ||
+    state === "stopping"
+  )
+    return "neutral";
+  return "bad";
+}
+
+const protocolNames = { "modbus-tcp": "Modbus TCP", opcua: "OPC UA" };
+
+function kpi(label, value, unit, testid) {
+  return h(
+    "div",
+    { class: "kpi" },
+    h("div", { class: "label" }, label),
+    h("span", { class: "big", "data-testid": testid }, value),
+    unit ? h("span", { class: "unit" }, unit) : null,
+  );
+}
+
+function figures(pairs) {
+  return h(
+    "dl",
+    { class: "figures" },
+    pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+  );
+}
+
+function unitCard(u, now) {
+  const cls = stateClass(u.state);
+  const since = u.since ? formatAge((now - u.since) / 1000) : "—";
+  const errors =
+    Object.entries(u.errors || {})
+      .map(([code, n]) => `${code.replace(/^PB_ERR_/, "")} ${n}`)
+      .join(", ") || "none";
+  const requests = u.requests ? `${u.requests.read} reads, ${u.requests.write} writes` : "—";
+  return h(
+    "article",
+    {
+      class: `card unit state-${cls === "good" ? "good" : cls === "bad" ? "bad" : "warn"}`,
+      "data-testid": `unit-${u.name}`,
+      "data-state": u.state,
+    },
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, u.name),
+      h("span", { class: "muted" }, protocolNames[u.protocol] || u.protocol),
+      h("span", { class: `badge ${cls}`, "data-testid": `unit-state-${u.name}` }, u.state),
+    ),
+    u.reason
+      ? h("div", { class: "reason", "data-testid": `unit-reason-${u.name}` }, u.reason)
+      : h("div", { class: "reason quiet" }, `${u.state} for ${since}`),
+    figures([
+      ["address", u.address],
+      [
+        "last good value",
+        u.lastGoodSampleAgeSeconds === null ? "none yet" : `${formatAge(u.lastGoodSampleAgeSeconds)} ago`,
+      ],
+      ["in this state", since],
+      ["faults / reconnects", `${u.faults} / ${u.reconnects}`],
+      ["requests", requests],
+      ["errors", errors],
+    ]),
+  );
+}
+
+function qualityBadge(point) {
+  if (point.quality === "good") return h("span", { class: "badge good" }, "good");
+  if (point.quality === "bad") return h("span", { class: "badge bad", title: point.reason || "" }, "bad");
+  return h("span", { class: "badge neutral" }, "not read");
+}
+
+const decisionNames = {
+  follow: "following",
+  "permissive-off": "permissive off",
+  hold: "holding",
+  "fail-safe": "FAIL-SAFE",
+};
+
+function loopCard(l, tagsById) {
+  const unitOf = (id) => tagsById.get(id)?.engineeringUnit || "";
+  const decisionCls =
+    l.decision === "follow"
+      ? "good"
+      : l.decision === "fail-safe"
+        ? "bad"
+        : l.decision === null
+          ? "neutral"
+          : "warn";
+  const permissive = l.permissive
+    ? h(
+        "span",
+        { class: `badge ${l.permissive.value === true ? "good" : "warn"}`, "data-testid": "loop-permissive" },
+        `${l.permissive.tag} ${formatValue(l.permissive.value)}`,
+      )
+    : h("span", { class: "muted" }, "none");
+  return h(
+    "article",
+    {
+      class: `card loop state-${decisionCls === "good" ? "good" : decisionCls === "bad" ? "bad" : "warn"}`,
+      "data-testid": `loop-${l.name}`,
+    },
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, "Control: ", h("span", { class: "muted" }, l.name)),
+      h(
+        "span",
+        { class: `badge ${decisionCls}`, "data-testid": "loop-decision" },
+        decisionNames[l.decision] || "not evaluated yet",
+      ),
+    ),
+    h(
+      "div",
+      { class: "kpis" },
+      kpi(`demand ${l.input.tag}`, formatValue(l.input.value), unitOf(l.input.tag), "loop-demand"),
+      kpi(
+        `set point written ${l.output.tag}`,
+        formatValue(l.output.lastWritten),
+        unitOf(l.output.tag),
+        "loop-setpoint",
+      ),
+      kpi(
+        "fail-safe",
+        l.failSafeActive ? `ACTIVE ${formatValue(l.failSafeValue)}` : "armed",
+        l.failSafeActive ? unitOf(l.output.tag) : "",
+        "loop-failsafe",
+      ),
+    ),
+    l.reason ? h("div", { class: `reason ${l.decision === "follow" ? "quiet" : ""}` }, l.reason) : null,
+    figures([
+      ["permissive", permissive],
+      ["demand quality", qualityBadge(l.input)],
+      [
+        "limits",
+        l.output.min !== undefined ? `${l.output.min} … ${l.output.max} ${unitOf(l.output.tag)}` : "—",
+      ],
+      [
+        "fail-safe",
+        `${formatValue(l.failSafeValue)} ${unitOf(l.output.tag)} after the input is unusable; taken over ${l.failSafeActivations}×`,
+      ],
+      [
+        "evaluations / writes",
+        `${l.evaluations} / ${l.writes} (failed ${l.writeFailures}, overruns ${l.overruns})`,
+      ],
+    ]),
+  );
+}
+
+function historianCard(view) {
+  const cards = [];
+  for (const s of view.sinks) {
+    const cls = s.connected ? (s.draining ? "good" : "warn") : "bad";
+    cards.push(
+      h(
+        "article",
+        { class: `card sink state-${cls}`, "data-testid": `sink-${s.name}` },
+        h(
+          "div",
+          { class: "card-head" },
+          h("h2", {}, "Historian ", h("span", { class: "muted" }, s.name)),
+          h("span", { class: `badge ${cls}`, "data-testid": `sink-state-${s.name}` }, s.state),
+        ),
+        s.reason ? h("div", { class: "reason" }, s.reason) : null,
+        h(
+          "div",
+          { class: "kpis" },
+          kpi("lag", formatAge(s.lagSeconds), "", "sink-lag"),
+          kpi("spool depth", String(s.pending), "samples", "spool-depth"),
+          kpi("delivered", `${s.rowsPerSecond.toFixed(1)}`, "rows/s", "sink-rate"),
+        ),
+        figures([
+          ["draining", s.draining ? "yes" : "no"],
+          ["delivered in all", `${s.delivered} samples in ${s.batches} transactions`],
+          ["spool file", `${view.spool.held} samples held, ${(view.spool.bytes / 1048576).toFixed(1)} MiB`],
+          ["dropped / dead-lettered", `${view.spool.dropped} / ${view.spool.deadLettered}`],
+          [
+            "storage",
+            `every ${view.storage.periodMs / 1000} s: ${view.storage.cycles} cycles, ${view.storage.samples} samples (${view.storage.badSamples} bad)`,
+          ],
+          ["retries", String(s.retries)],
+        ]),
+      ),
+    );
+  }
+  return cards;
+}
+
+function tagRows(view) {
+  const rows = [];
+  const written = new Map(view.loops.map((l) => [l.output.tag, l.output.lastWritten]));
+  let unit = null;
+  for (const t of view.tags) {
+    if (t.unit !== unit) {
+      unit = t.unit;
+      rows.push(h("tr", { class: "unit-row" }, h("td", { colspan: 6 }, unit)));
+    }
+    const age = t.time === undefined ? null : Math.max(0, (view.time - t.time) / 1000);
+    rows.push(
+      h(
+        "tr",
+        { class: `q-${t.quality}`, "data-tag": t.id },
+        h(
+          "td",
+          { title: t.description || "" },
+          t.tag,
+          t.writable ? h("span", { class: "muted" }, " (writable)") : null,
+        ),
+        h(
+          "td",
+          { class: "num", "data-testid": `tag-${t.id}` },
+          formatValue(t.quality === "none" && written.has(t.id) ? written.get(t.id) : t.value),
+        ),
+        h("td", {}, t.engineeringUnit || ""),
+        h(
+          "td",
+          {},
+          t.quality === "none" && written.has(t.id)
+            ? h("span", { class: "badge info" }, "written")
+            : qualityBadge(t),
+        ),
+        h("td", {}, age === null ? "—" : formatAge(age)),
+        h(
+          "td",
+          { class: "why" },
+          t.quality === "bad"
+            ? t.reason || ""
+            : t.quality === "none" && written.has(t.id)
+              ? "written by the control loop"
+              : "",
+        ),
+      ),
+    );
+  }
+  return rows;
+}
+
+/** Replaces the content of every section from `view` and its health (as /health reports it). */
+export function renderView(view, health) {
+  document.getElementById("plant-name").textContent = view.plant;
+  document.title = `plantbridge — ${view.plant}`;
+  const overall = document.getElementById("overall");
+  overall.className = `badge ${health.ok ? "good" : "bad"}`;
+  overall.textContent = health.ok
+    ? "healthy"
+    : `${health.problems.length} problem${health.problems.length === 1 ? "" : "s"}`;
+  const problems = document.getElementById("problems");
+  problems.hidden = health.ok;
+  problems.replaceChildren(
+    ...(health.ok
+      ? []
+      : [
+          h("strong", {}, "Not healthy:"),
+          h(
+            "ul",
+            {},
+            health.problems.map((p) => h("li", {}, p)),
+          ),
+        ]),
+  );
+  document.getElementById("units").replaceChildren(...view.units.map((u) => unitCard(u, view.time)));
+  const tagsById = new Map(view.tags.map((t) => [t.id, t]));
+  document.getElementById("loops").replaceChildren(...view.loops.map((l) => loopCard(l, tagsById)));
+  document.getElementById("historian").replaceChildren(...historianCard(view));
+  document.querySelector("#tags tbody").replaceChildren(...tagRows(view));
+  document.getElementById("updated").textContent = new Date(view.time).toLocaleTimeString();
+}
