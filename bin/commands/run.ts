@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
 import { effectiveHttp } from "../../status/address.ts";
+import { createGate } from "../../status/auth.ts";
 import type { CommonOptions } from "../cli-options.ts";
 import { announce } from "../runtime/announce.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
@@ -15,6 +16,9 @@ export async function runCommand(options: CommonOptions): Promise<number> {
     return 2;
   }
   const plant = await loadPlantFile(file, options.varDir ? { varDir: resolve(options.varDir) } : {});
+  // A status server that would be reachable from elsewhere without a token stops the run before anything starts.
+  const http = effectiveHttp(plant.http, options.http);
+  if (http !== false) createGate(http.host, http.token);
   // Curve files are checked before anything (even the log) is created under the var folder, and
   // before the adapters (OPC UA, PostgreSQL, …) are loaded: a bad input fails at once.
   const inputs = await loadPlantInputs(plant);
@@ -29,7 +33,6 @@ export async function runCommand(options: CommonOptions): Promise<number> {
   let log: Log | undefined;
   const signalled = waitForStop(() => log);
   log = createPlantLog(plant.varDir, options.logLevel);
-  const http = effectiveHttp(plant.http, options.http);
   const running = await startPlant(plant, {
     log,
     inputs,

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { effectiveHttp } from "../../status/address.ts";
+import { createGate } from "../../status/auth.ts";
 import type { CommonOptions } from "../cli-options.ts";
 import { announce } from "../runtime/announce.ts";
 import { checkFaultSpecs } from "../runtime/fault-schedule.ts";
@@ -40,6 +41,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
       varDir,
     });
     const http = effectiveHttp(plant.http, options.http);
+    if (http !== false) createGate(http.host, http.token);
     const running = await startPlant(plant, {
       log,
       ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),

@@ -11,7 +11,8 @@ export interface LiveInspector {
   /** Pass to `createActor(machine, { inspect })`. */
   inspect: ReturnType<typeof createWebSocketInspector>["inspect"];
   url: string;
-  /** The port it listens on (the real one when 0 was asked for). */
+  /** The address and port it listens on (the real port when 0 was asked for). */
+  address: string;
   port: number;
   stop(): void;
 }
@@ -55,7 +56,7 @@ socket.onmessage = (e) => {
 </script></body></html>`;
 }
 
-function listen(server: Server, address: InspectAddress): Promise<number> {
+function listen(server: Server, address: InspectAddress): Promise<{ address: string; port: number }> {
   return new Promise((resolve, reject) => {
     server.once("error", (e) =>
       reject(
@@ -67,7 +68,11 @@ function listen(server: Server, address: InspectAddress): Promise<number> {
     );
     server.listen(address.port, address.host, () => {
       const bound = server.address();
-      resolve(typeof bound === "object" && bound !== null ? bound.port : address.port);
+      resolve(
+        typeof bound === "object" && bound !== null
+          ? { address: bound.address, port: bound.port }
+          : { address: address.host, port: address.port },
+      );
     });
   });
 }
@@ -94,7 +99,8 @@ export async function startInspector(address: InspectAddress, log: Log): Promise
         if (other !== socket && other.readyState === WebSocket.OPEN) other.send(message);
     });
   });
-  const port = await listen(server, address);
+  const bound = await listen(server, address);
+  const port = bound.port;
   const clientHost = address.host === "0.0.0.0" || address.host === "::" ? "127.0.0.1" : address.host;
   // Contexts hold links, the spool and the plant config: send plain figures only, never a secret.
   const inspector = createWebSocketInspector({
@@ -106,6 +112,7 @@ export async function startInspector(address: InspectAddress, log: Log): Promise
   return {
     inspect: inspector.inspect,
     url,
+    address: bound.address,
     port,
     stop() {
       inspector.stop();
