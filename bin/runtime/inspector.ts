@@ -87,6 +87,9 @@ export async function startInspector(address: InspectAddress, log: Log): Promise
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
     res.end(bridgePage());
   });
+  const bound = await listen(server, address);
+  const port = bound.port;
+  // Attached once listening: a taken port is reported by listen(), not thrown by the WebSocket server.
   const sockets = new WebSocketServer({ server });
   const recent: string[] = [];
   sockets.on("connection", (socket) => {
@@ -99,8 +102,7 @@ export async function startInspector(address: InspectAddress, log: Log): Promise
         if (other !== socket && other.readyState === WebSocket.OPEN) other.send(message);
     });
   });
-  const bound = await listen(server, address);
-  const port = bound.port;
+
   const clientHost = address.host === "0.0.0.0" || address.host === "::" ? "127.0.0.1" : address.host;
   // Contexts hold links, the spool and the plant config: send plain figures only, never a secret.
   const inspector = createWebSocketInspector({
