@@ -18,9 +18,9 @@ function inspectAddress(text: string): { host: string; port: number } {
   if (text === "") return { host: "127.0.0.1", port: 4242 };
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (match === null || !Number.isInteger(port) || port <= 0 || port > 65535)
+  if (match === null || !Number.isInteger(port) || port > 65535)
     throw new Error(
-      `--inspect wants [HOST:]PORT with a port 1..65535 (e.g. 4242, 0.0.0.0:4242), got "${text}"`,
+      `--inspect wants [HOST:]PORT (e.g. 4242, 0.0.0.0:4242; port 0 = any free port), got "${text}"`,
     );
   return { host: match[1]?.replace(/^\[|\]$/g, "") ?? "127.0.0.1", port };
 }

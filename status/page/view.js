@@ -146,12 +146,19 @@ function loopCard(l, tagsById) {
         : l.decision === null
           ? "neutral"
           : "warn";
-  const permissive = l.permissive
-    ? h(
-        "span",
-        { class: `badge ${l.permissive.value === true ? "good" : "warn"}`, "data-testid": "loop-permissive" },
-        `${l.permissive.tag} ${formatValue(l.permissive.value)}`,
-      )
+  const p = l.permissive;
+  const permissive = p
+    ? [
+        h(
+          "span",
+          {
+            class: `badge ${p.value === true ? "good" : p.quality === "bad" ? "bad" : "warn"}`,
+            "data-testid": "loop-permissive",
+          },
+          p.quality === "bad" ? "bad" : formatValue(p.value),
+        ),
+        h("span", { class: "muted" }, ` ${p.tag}`),
+      ]
     : h("span", { class: "muted" }, "none");
   return h(
     "article",
@@ -172,13 +179,8 @@ function loopCard(l, tagsById) {
     h(
       "div",
       { class: "kpis" },
-      kpi(`demand ${l.input.tag}`, formatValue(l.input.value), unitOf(l.input.tag), "loop-demand"),
-      kpi(
-        `set point written ${l.output.tag}`,
-        formatValue(l.output.lastWritten),
-        unitOf(l.output.tag),
-        "loop-setpoint",
-      ),
+      kpi("demand", formatValue(l.input.value), unitOf(l.input.tag), "loop-demand"),
+      kpi("set point written", formatValue(l.output.lastWritten), unitOf(l.output.tag), "loop-setpoint"),
       kpi(
         "fail-safe",
         l.failSafeActive ? `ACTIVE ${formatValue(l.failSafeValue)}` : "armed",
@@ -188,6 +190,7 @@ function loopCard(l, tagsById) {
     ),
     l.reason ? h("div", { class: `reason ${l.decision === "follow" ? "quiet" : ""}` }, l.reason) : null,
     figures([
+      ["input → output", `${l.input.tag} → ${l.output.tag}`],
       ["permissive", permissive],
       ["demand quality", qualityBadge(l.input)],
       [
@@ -281,12 +284,16 @@ function tagRows(view) {
         h("td", {}, age === null ? "—" : formatAge(age)),
         h(
           "td",
-          { class: "why" },
-          t.quality === "bad"
-            ? t.reason || ""
-            : t.quality === "none" && written.has(t.id)
-              ? "written by the control loop"
-              : "",
+          { class: "why", title: t.reason || "" },
+          h(
+            "div",
+            {},
+            t.quality === "bad"
+              ? t.reason || ""
+              : t.quality === "none" && written.has(t.id)
+                ? "by the loop"
+                : "",
+          ),
         ),
       ),
     );

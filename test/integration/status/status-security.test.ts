@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pageFiles } from "../../../status/page-files.ts";
-import { type PlantHarness, startPlantHarness, waitFor } from "../../support/plant-harness.ts";
 import { testDatabaseUrl } from "../../support/pg-schema.ts";
+import { type PlantHarness, startPlantHarness, waitFor } from "../../support/plant-harness.ts";
 import { openEventStream } from "../../support/status-client.ts";
 
 const token = "status-test-token-7c1e9a2b4d";
@@ -40,15 +40,29 @@ describe("status server with a token", () => {
   });
 
   it("answers 401 to every request without the token", async () => {
-    for (const path of ["/", "/health", "/health/live", "/metrics", "/api/snapshot", "/api/events", "/api/trend", "/api/machines", "/app.js"]) {
+    for (const path of [
+      "/",
+      "/health",
+      "/health/live",
+      "/metrics",
+      "/api/snapshot",
+      "/api/events",
+      "/api/trend",
+      "/api/machines",
+      "/app.js",
+    ]) {
       const res = await fetch(new URL(path, base));
       expect(res.status, path).toBe(401);
       expect(res.headers.get("www-authenticate"), path).toContain("Bearer");
       await res.body?.cancel();
     }
-    const wrong = await fetch(new URL("/health", base), { headers: { authorization: "Bearer not-the-token-at-all" } });
+    const wrong = await fetch(new URL("/health", base), {
+      headers: { authorization: "Bearer not-the-token-at-all" },
+    });
     expect(wrong.status).toBe(401);
-    const forged = await fetch(new URL("/health", base), { headers: { cookie: `plantbridge_session=${token}` } });
+    const forged = await fetch(new URL("/health", base), {
+      headers: { cookie: `plantbridge_session=${token}` },
+    });
     expect(forged.status).toBe(401);
   });
 
@@ -75,20 +89,42 @@ describe("status server with a token", () => {
 
   it("never sends the OPC UA password, the historian URL or the token: page, API, metrics, stream", async () => {
     expect(methPassword.length).toBeGreaterThan(8);
-    await waitFor("a value update on the stream", async () => (await fetch(new URL("/health", base), { headers: bearer })).status === 200, 30_000);
-    const secrets = [methPassword, historianPassword, historianUrl, new URL(historianUrl).host + new URL(historianUrl).pathname, token];
+    await waitFor(
+      "a value update on the stream",
+      async () => (await fetch(new URL("/health", base), { headers: bearer })).status === 200,
+      30_000,
+    );
+    const secrets = [
+      methPassword,
+      historianPassword,
+      historianUrl,
+      new URL(historianUrl).host + new URL(historianUrl).pathname,
+      token,
+    ];
     const bodies: Record<string, string> = {};
-    for (const path of [...Object.keys(pageFiles), "/health", "/health/live", "/metrics", "/api/snapshot", "/api/trend", "/api/machines"]) {
+    for (const path of [
+      ...Object.keys(pageFiles),
+      "/health",
+      "/health/live",
+      "/metrics",
+      "/api/snapshot",
+      "/api/trend",
+      "/api/machines",
+    ]) {
       const res = await fetch(new URL(path, base), { headers: bearer });
       expect(res.status, path).toBe(200);
       bodies[path] = await res.text();
     }
     const stream = await openEventStream(new URL("/api/events", base).toString(), bearer);
     try {
-      await waitFor("hello, a value update and a state change", () => {
-        const kinds = new Set(stream.events.map((e) => e.event));
-        return kinds.has("hello") && kinds.has("values") && kinds.has("state");
-      }, 15_000);
+      await waitFor(
+        "hello, a value update and a state change",
+        () => {
+          const kinds = new Set(stream.events.map((e) => e.event));
+          return kinds.has("hello") && kinds.has("values") && kinds.has("state");
+        },
+        15_000,
+      );
       bodies["/api/events"] = stream.text();
     } finally {
       stream.close();

@@ -22,15 +22,21 @@ describe("--http [HOST:]PORT", () => {
   });
 
   it("overrides the plant file's address, keeps its token, and turns a server the file switched off on", () => {
-    expect(effectiveHttp({ host: "127.0.0.1", port: 8480, token }, "0.0.0.0:9000")).toEqual({ host: "0.0.0.0", port: 9000, token });
+    expect(effectiveHttp({ host: "127.0.0.1", port: 8480, token }, "0.0.0.0:9000")).toEqual({
+      host: "0.0.0.0",
+      port: 9000,
+      token,
+    });
     expect(effectiveHttp({ host: "10.0.0.5", port: 8480 }, "0")).toEqual({ host: "10.0.0.5", port: 0 });
     expect(effectiveHttp(false, undefined)).toBe(false);
     expect(effectiveHttp(false, "8490")).toEqual({ host: "127.0.0.1", port: 8490 });
   });
 
   it("knows loopback addresses and prints a URL a person can open", () => {
-    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"]) expect(isLoopback(host), host).toBe(true);
-    for (const host of ["0.0.0.0", "::", "10.0.6.65", "192.168.1.2", "plant-pc"]) expect(isLoopback(host), host).toBe(false);
+    for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost", "::ffff:127.0.0.1"])
+      expect(isLoopback(host), host).toBe(true);
+    for (const host of ["0.0.0.0", "::", "10.0.6.65", "192.168.1.2", "plant-pc"])
+      expect(isLoopback(host), host).toBe(false);
     expect(pageUrl("0.0.0.0", 8480)).toBe("http://127.0.0.1:8480/");
     expect(pageUrl("::1", 8480)).toBe("http://[::1]:8480/");
   });

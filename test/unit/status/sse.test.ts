@@ -33,7 +33,8 @@ function rig(maxQueuedBytes = 10_000) {
     retryMs: 2000,
     onDropped: (bytes) => dropped.push(bytes),
   });
-  const events = () => res.written.filter((t) => t.startsWith("event:")).map((t) => t.split("\n").slice(0, 2).join(" "));
+  const events = () =>
+    res.written.filter((t) => t.startsWith("event:")).map((t) => t.split("\n").slice(0, 2).join(" "));
   return { res, client, dropped, events };
 }
 
