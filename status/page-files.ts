@@ -28,6 +28,8 @@ export const pageFiles: Readonly<Record<string, PageFile>> = {
   "/style.css": { path: join(pageDir, "style.css"), type: types.css },
   "/app.js": { path: join(pageDir, "app.js"), type: types.js },
   "/view.js": { path: join(pageDir, "view.js"), type: types.js },
+  "/dom.js": { path: join(pageDir, "dom.js"), type: types.js },
+  "/cards.js": { path: join(pageDir, "cards.js"), type: types.js },
   "/trend.js": { path: join(pageDir, "trend.js"), type: types.js },
   "/diagram.js": { path: join(pageDir, "diagram.js"), type: types.js },
   "/vendor/uPlot.iife.min.js": { path: join(uplotDir, "uPlot.iife.min.js"), type: types.js },

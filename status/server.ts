@@ -14,10 +14,10 @@ import { pageUrl } from "./address.ts";
 import { createGate, type Gate, sessionCookie } from "./auth.ts";
 import { registerEventStream } from "./event-stream.ts";
 import type { StateFeed } from "./feed.ts";
-import { healthReport, liveness } from "./health.ts";
+import { healthReport } from "./health.ts";
 import { createPlantMetrics } from "./metrics.ts";
-import { pageFiles, readPageFile } from "./page-files.ts";
 import { plantView, type ViewClocks } from "./plant-view.ts";
+import { registerRoutes } from "./routes.ts";
 import { createSinkRates } from "./sink-rates.ts";
 import type { StatusSource } from "./source.ts";
 import { createTrendBuffer } from "./trend-buffer.ts";
@@ -117,39 +117,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addHook("onRequest", guard(gate));
-  app.get("/health", async (_request, reply) => {
-    const report = healthReport(view());
-    return reply
-      .code(report.ok ? 200 : 503)
-      .header("cache-control", "no-store")
-      .send(report);
-  });
-  app.get("/health/live", async (_request, reply) => {
-    const live = liveness(source.snapshot());
-    return reply
-      .code(live.live ? 200 : 503)
-      .header("cache-control", "no-store")
-      .send(live);
-  });
-  app.get("/metrics", async (_request, reply) => {
-    const text = await metrics.scrape(view());
-    return reply.header("cache-control", "no-store").type(metrics.contentType).send(text);
-  });
-  app.get("/api/snapshot", async (_request, reply) =>
-    reply.header("cache-control", "no-store").send(snapshotMessage()),
-  );
-  app.get("/api/trend", async (_request, reply) =>
-    reply.header("cache-control", "no-store").send(trend.trends()),
-  );
-  app.get("/api/machines", async (_request, reply) => reply.header("cache-control", "no-store").send(graphs));
-  for (const [path, file] of Object.entries(pageFiles)) {
-    app.get(path, async (_request, reply) =>
-      reply
-        .header("cache-control", "no-cache")
-        .type(file.type)
-        .send(await readPageFile(file)),
-    );
-  }
+  registerRoutes(app, { source, view, snapshot: snapshotMessage, metrics, trend, graphs });
   const events = registerEventStream(app, {
     feed,
     view,

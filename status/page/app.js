@@ -3,8 +3,9 @@
 // A lost stream shows a banner and greys the page; the browser reconnects by itself and the next
 // `hello` brings everything back.
 import { activePaths, highlight, prepareDiagram } from "./diagram.js";
+import { formatAge, h } from "./dom.js";
 import { createTrend } from "./trend.js";
-import { formatAge, h, renderView } from "./view.js";
+import { renderView } from "./view.js";
 
 const silenceMs = 5000;
 const keptChanges = 60;
