@@ -17,9 +17,10 @@ afterAll(async () => {
 
 describe("status server on a taken port", () => {
   it("refuses to start the plant, naming the address, and leaves nothing half-started", async () => {
-    blocker = createServer();
+    const server = createServer();
+    blocker = server;
     const port = await new Promise<number>((resolve) =>
-      blocker?.listen(0, "127.0.0.1", () => resolve((blocker?.address() as { port: number }).port)),
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
     );
     harness = await startPlantHarness({ name: "status-port-taken", http: { host: "127.0.0.1", port } });
     let error: unknown;
@@ -32,7 +33,7 @@ describe("status server on a taken port", () => {
     expect((error as Error).message).toContain(`cannot listen on 127.0.0.1:${port}`);
     expect(harness.running).toBeUndefined();
     // The spool was closed again: the same plant starts once the port is free.
-    await new Promise<void>((resolve) => blocker?.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     blocker = undefined;
     const running = await harness.startPlant();
     expect(running.statusUrl).toBe(`http://127.0.0.1:${port}/`);
