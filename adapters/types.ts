@@ -3,7 +3,7 @@
  * Adapters implement them; machines only ever see these types, so tests can
  * drive machines with fakes and the same machines run against real units.
  */
-import type { PlantbridgeError } from "../lib/errors.ts";
+import type { ErrorCode, PlantbridgeError } from "../lib/errors.ts";
 import type { TagId } from "../schemas/plant-types.ts";
 
 export type TagValue = number | boolean;
@@ -17,6 +17,8 @@ export interface Reading {
   quality: Quality;
   /** Why the value is bad, e.g. "Modbus exception 2 (illegal data address)", "BadNodeIdUnknown". */
   reason?: string;
+  /** The coded error behind a bad value, where the adapter knows it (PB_ERR_MODBUS_EXCEPTION, …). */
+  code?: ErrorCode;
   /**
    * Epoch ms (wall clock) when the unit produced the value (its source timestamp) or plantbridge
    * received it: shown and logged, never used to judge an age.

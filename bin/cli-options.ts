@@ -1,24 +1,40 @@
 import { parseArgs } from "node:util";
+import { parseHttpOption } from "../status/address.ts";
 
 /** Options shared by `run` and `sim`. */
 export interface CommonOptions {
   positionals: string[];
   varDir?: string;
   durationS?: number;
-  inspectPort?: number;
+  /** `--inspect[=[HOST:]PORT]`: the Stately inspector's address (loopback unless a host is given). */
+  inspect?: { host: string; port: number };
+  /** `--http [HOST:]PORT`, checked; it overrides the plant file's `http:`. */
+  http?: string;
   logLevel: string;
   faults: string[];
 }
 
+function inspectAddress(text: string): { host: string; port: number } {
+  if (text === "") return { host: "127.0.0.1", port: 4242 };
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !Number.isInteger(port) || port > 65535)
+    throw new Error(
+      `--inspect wants [HOST:]PORT (e.g. 4242, 0.0.0.0:4242; port 0 = any free port), got "${text}"`,
+    );
+  return { host: match[1]?.replace(/^\[|\]$/g, "") ?? "127.0.0.1", port };
+}
+
 export function parseCommon(args: readonly string[]): CommonOptions {
   const { values, positionals } = parseArgs({
-    // A bare `--inspect` means the default port; parseArgs wants a value for string options.
+    // A bare `--inspect` means the default address; parseArgs wants a value for string options.
     args: args.map((a) => (a === "--inspect" ? "--inspect=" : a)),
     allowPositionals: true,
     options: {
       var: { type: "string" },
       duration: { type: "string" },
       inspect: { type: "string" },
+      http: { type: "string" },
       "log-level": { type: "string" },
       fault: { type: "string", multiple: true },
     },
@@ -29,17 +45,13 @@ export function parseCommon(args: readonly string[]): CommonOptions {
     if (!Number.isFinite(durationS) || durationS <= 0)
       throw new Error(`--duration must be a positive number of seconds, got "${values.duration}"`);
   }
-  let inspectPort: number | undefined;
-  if (values.inspect !== undefined) {
-    inspectPort = values.inspect === "" ? 4242 : Number(values.inspect);
-    if (!Number.isInteger(inspectPort) || inspectPort <= 0 || inspectPort > 65535)
-      throw new Error(`--inspect port must be 1..65535`);
-  }
+  if (values.http !== undefined) parseHttpOption(values.http);
   return {
     positionals,
     varDir: values.var,
     durationS,
-    inspectPort,
+    ...(values.inspect !== undefined ? { inspect: inspectAddress(values.inspect) } : {}),
+    ...(values.http !== undefined ? { http: values.http } : {}),
     logLevel: values["log-level"] ?? "info",
     faults: values.fault ?? [],
   };

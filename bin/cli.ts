@@ -4,9 +4,9 @@ import { parseCommon } from "./cli-options.ts";
 export const usage = `plantbridge — connects plant units (Modbus TCP, OPC UA) with each other and a PostgreSQL historian
 
 Usage:
-  plantbridge run FILE [--var DIR] [--duration S] [--inspect[=PORT]] [--log-level LEVEL]
+  plantbridge run FILE [--var DIR] [--duration S] [--http [HOST:]PORT] [--inspect[=[HOST:]PORT]] [--log-level LEVEL]
       Run the plant described in FILE until SIGINT/SIGTERM (or for S seconds).
-  plantbridge sim [--duration S] [--var DIR] [--fault SPEC]... [--inspect[=PORT]] [--log-level LEVEL]
+  plantbridge sim [--duration S] [--var DIR] [--fault SPEC]... [--http [HOST:]PORT] [--inspect[=[HOST:]PORT]] [--log-level LEVEL]
       Start the PEMEL and METH simulators, the embedded PostgreSQL and the plant of config/sim.yaml.
       With --duration, stop after S seconds and print a one-line JSON summary.
   plantbridge check FILE...
@@ -26,7 +26,9 @@ Usage:
 
 Options:
   --var DIR          runtime folder (spool, embedded database, PKI, logs); default ./var
-  --inspect[=PORT]   serve the live actor system to the Stately inspector on http://localhost:PORT (default 4242)
+  --http [HOST:]PORT status page, /health, /metrics and the event stream here (default: the plant file's http:,
+                     else 127.0.0.1:8480; port 0 = a free port). Beyond loopback it needs http.token.
+  --inspect[=[HOST:]PORT]  serve the live actor system to the Stately inspector (default 127.0.0.1:4242)
   --log-level LEVEL  trace, debug, info (default), warn, error
   --fault SPEC       sim only: inject a fault, e.g. pemel:drop-connections@5s, meth:restart@8s, pemel:exception=4@3s+5s
 `;

@@ -5,7 +5,16 @@ import pino from "pino";
 export type Log = pino.Logger;
 
 /** Key paths whose values are never written to a log (secrets from the plant file). */
-export const redactedPaths = ["password", "*.password", "*.*.password", "url", "*.url", "historianUrl"];
+export const redactedPaths = [
+  "password",
+  "*.password",
+  "*.*.password",
+  "url",
+  "*.url",
+  "historianUrl",
+  "token",
+  "*.token",
+];
 
 export interface LogOptions {
   level?: string;

@@ -18,8 +18,8 @@ const injectedKeys = new Set([
   "clock",
 ]);
 
-/** Keys whose values are secrets (OPC UA password, historian URL with its password): never sent. */
-const secretKeys = new Set(["password", "url"]);
+/** Keys whose values are secrets (OPC UA password, historian URL with its password, HTTP token): never sent. */
+const secretKeys = new Set(["password", "url", "token"]);
 
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);

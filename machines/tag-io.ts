@@ -33,6 +33,12 @@ export interface TagIO {
   subscribedTags(unit: string): readonly string[];
   /** The tag's `maxAge`, if it has one. */
   maxAgeOf(id: TagId): number | undefined;
+  /**
+   * What the consumers last saw, for display only (the status page's tag table): per tag, the
+   * last reading handed out by `read`, bad ones with their reason. Tags nobody reads are absent.
+   * No decision is ever taken on it.
+   */
+  latest(): ReadonlyMap<TagId, Reading>;
 }
 
 export interface TagIOOptions {
@@ -72,6 +78,7 @@ export function createTagIO(options: TagIOOptions): TagIO {
   const { clock, log } = options;
   const units = new Map<string, UnitTags>();
   const maxAges = new Map<TagId, number>();
+  const latest = new Map<TagId, Reading>();
   for (const unit of options.units) {
     units.set(unit.name, {
       tags: new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t])),
@@ -95,7 +102,11 @@ export function createTagIO(options: TagIOOptions): TagIO {
 
   async function readUnit(unit: string, tags: readonly string[]): Promise<Map<TagId, Reading>> {
     const into = new Map<TagId, Reading>();
-    const put = (tag: string, reading: Reading) => into.set(tagId({ unit, tag }), reading);
+    const put = (tag: string, reading: Reading) => {
+      const id = tagId({ unit, tag });
+      into.set(id, reading);
+      latest.set(id, reading);
+    };
     const known = units.get(unit);
     const generation = options.connection(unit);
     const link = options.link(unit);
@@ -172,5 +183,6 @@ export function createTagIO(options: TagIOOptions): TagIO {
     },
     subscribedTags: (unit) => units.get(unit)?.subscribed ?? [],
     maxAgeOf: (id) => maxAges.get(id),
+    latest: () => latest,
   };
 }

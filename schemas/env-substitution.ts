@@ -9,7 +9,7 @@
  * - A plain (unquoted) scalar that is exactly one placeholder takes the YAML type of the
  *   substituted text (`port: ${PORT}` with PORT=502 is the number 502; empty text is null),
  *   except for keys that always hold text (password, username, host, url, …).
- * - Values substituted into `password` or `url` never appear in any message.
+ * - Values substituted into `password`, `token` or `url` never appear in any message.
  */
 import { isAlias, isMap, isScalar, isSeq, parse, type Scalar } from "yaml";
 import { ErrorCode, type PlantbridgeError } from "../lib/errors.ts";
@@ -21,6 +21,7 @@ export type Environment = Readonly<Record<string, string | undefined>>;
 /** Keys whose substituted value stays text whatever it looks like. */
 const TEXT_KEYS = new Set([
   "password",
+  "token",
   "username",
   "host",
   "endpoint",

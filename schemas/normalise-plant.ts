@@ -8,6 +8,7 @@ import { parseAddress, parseDuration } from "./durations.ts";
 import type {
   ControlLoopConfig,
   HistorianConfig,
+  HttpConfig,
   ModbusTagConfig,
   ModbusUnitConfig,
   OpcuaTagConfig,
@@ -25,6 +26,7 @@ import { parseTagId } from "./plant-types.ts";
 import type {
   RawControlLoop,
   RawDuration,
+  RawHttp,
   RawModbusUnit,
   RawOpcuaUnit,
   RawPlant,
@@ -56,6 +58,8 @@ export const DEFAULTS = {
   spoolMaxSamples: 10_000_000,
   spoolMaxDeadLetters: 100_000,
   spoolBatchSize: 5000,
+  httpHost: "127.0.0.1",
+  httpPort: 8480,
 } as const;
 
 export interface NormaliseOptions {
@@ -96,6 +100,17 @@ export function normalisePlant(source: PlantSource, raw: RawPlant, options: Norm
     units,
     control,
     storage: storage(raw.plant, raw.storage ?? {}, catalogue, varDir),
+    http: http(raw.http),
+  };
+}
+
+function http(raw: RawHttp | false | undefined): HttpConfig | false {
+  if (raw === false) return false;
+  const token = typeof raw?.token === "string" && raw.token !== "" ? raw.token : undefined;
+  return {
+    host: raw?.host ?? DEFAULTS.httpHost,
+    port: raw?.port ?? DEFAULTS.httpPort,
+    ...(token !== undefined ? { token } : {}),
   };
 }
 

@@ -289,6 +289,17 @@ export interface StorageConfig {
   spool: SpoolConfig;
 }
 
+// ---------------------------------------------------------------- status server
+
+export interface HttpConfig {
+  /** Listen address; loopback (127.0.0.1) by default. */
+  host: string;
+  /** TCP port; 0 = any free port. */
+  port: number;
+  /** Bearer token every request must carry; required for a non-loopback host. Never logged or shown. */
+  token?: string;
+}
+
 // ---------------------------------------------------------------- plant
 
 export interface PlantConfig {
@@ -300,6 +311,8 @@ export interface PlantConfig {
   units: readonly UnitConfig[];
   control: readonly ControlLoopConfig[];
   storage: StorageConfig;
+  /** The status server (page, health, metrics, events); false = off. */
+  http: HttpConfig | false;
 }
 
 export function tagId(ref: TagRef): TagId {

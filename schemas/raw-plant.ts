@@ -152,4 +152,11 @@ export interface RawPlant {
   units: Record<string, RawUnit>;
   control?: Record<string, RawControlLoop>;
   storage?: RawStorage;
+  http?: RawHttp | false;
+}
+
+export interface RawHttp {
+  host?: string;
+  port?: number;
+  token?: string | null;
 }

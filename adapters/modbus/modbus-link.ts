@@ -250,6 +250,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
         readings.set(tag.name, {
           value: null,
           quality: "bad",
+          code: ErrorCode.MODBUS_PROTOCOL,
           reason: `short reply: unit served ${available} of ${request.count} ${isBitArea(request.area) ? "bits" : "registers"}`,
           ...at,
         });
@@ -262,7 +263,8 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
             : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
         readings.set(tag.name, { value, quality: "good", ...at });
       } catch (e) {
-        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), ...at });
+        const code = e instanceof PlantbridgeError ? e.code : ErrorCode.BAD_INPUT;
+        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), code, ...at });
       }
     }
     return readings;
@@ -296,7 +298,10 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
     const at = stamp();
     return new Map(
-      request.tags.map((t): [string, Reading] => [t.name, { value: null, quality: "bad", reason, ...at }]),
+      request.tags.map((t): [string, Reading] => [
+        t.name,
+        { value: null, quality: "bad", reason, code: ErrorCode.MODBUS_EXCEPTION, ...at },
+      ]),
     );
   }
 

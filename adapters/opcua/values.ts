@@ -53,14 +53,27 @@ export function readingFromDataValue(dv: DataValue, received: ReadingStamp): Rea
   const at = { time: timeOf(dv, received.time), receivedAt: received.receivedAt };
   const severity = severityOf(dv.statusCode);
   if (severity !== "good") {
-    return { value: null, quality: "bad", reason: statusName(dv.statusCode), ...at };
+    return {
+      value: null,
+      quality: "bad",
+      reason: statusName(dv.statusCode),
+      code: ErrorCode.OPCUA_BAD_STATUS,
+      ...at,
+    };
   }
   const variant = dv.value;
   if (variant.arrayType !== undefined && variant.arrayType !== 0 /* Scalar */) {
-    return { value: null, quality: "bad", reason: "value is an array, not a scalar", ...at };
+    return {
+      value: null,
+      quality: "bad",
+      reason: "value is an array, not a scalar",
+      code: ErrorCode.BAD_INPUT,
+      ...at,
+    };
   }
   const scalar = scalarOf(variant.dataType, variant.value);
-  if ("reason" in scalar) return { value: null, quality: "bad", reason: scalar.reason, ...at };
+  if ("reason" in scalar)
+    return { value: null, quality: "bad", reason: scalar.reason, code: ErrorCode.BAD_INPUT, ...at };
   return { value: scalar.value, quality: "good", ...at };
 }
 

@@ -63,6 +63,15 @@ export function readBatch(state: SpoolState, sink: string, limit: number): Spool
   });
 }
 
+/** Time (epoch ms) of the oldest sample the sink has not acknowledged; null when it has them all. */
+export function oldestPendingTime(state: SpoolState, sink: string): number | null {
+  const cursor = knownSink(state, sink, "oldestPendingTime");
+  return attempt(state, "oldestPendingTime", () => {
+    const row = state.st.oldestAfter.get(cursor);
+    return row === undefined ? null : Number(row.time);
+  });
+}
+
 export function ack(state: SpoolState, sink: string, seq: number): void {
   knownSink(state, sink, "ack");
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > state.lastSeq) {

@@ -18,6 +18,7 @@ export function prepareSpoolStatements(db: DatabaseSync) {
     ),
     nthOldest: db.prepare("SELECT seq FROM samples ORDER BY seq LIMIT 1 OFFSET ?"),
     readAfter: db.prepare(`SELECT ${sampleColumns} FROM samples WHERE seq > ? ORDER BY seq LIMIT ?`),
+    oldestAfter: db.prepare("SELECT time FROM samples WHERE seq > ? ORDER BY seq LIMIT 1"),
     countAfter: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ?"),
     countBetween: db.prepare("SELECT count(*) AS n FROM samples WHERE seq > ? AND seq <= ?"),
     countAll: db.prepare("SELECT count(*) AS n FROM samples"),

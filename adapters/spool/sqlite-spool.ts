@@ -24,6 +24,7 @@ import {
   attempt,
   closeSpool,
   deadLetter,
+  oldestPendingTime,
   readBatch,
   type SqliteSpoolStats,
   statsOf,
@@ -39,6 +40,8 @@ export interface SqliteSpool extends Spool {
   stats(): SqliteSpoolStats;
   /** Dead letters of one sink (or `conflict`), oldest first. */
   readDeadLetters(sink: string, limit: number): DeadLetter[];
+  /** Time (epoch ms) of the oldest sample the sink has not acknowledged; null when it has them all. Reads only. */
+  oldestPendingTime(sink: string): number | null;
 }
 
 export function openSpool(options: SpoolOptions): SqliteSpool {
@@ -88,6 +91,7 @@ function spoolApi(state: SpoolState, ownership: SpoolOwnership): SqliteSpool {
     readDeadLetters: (sink, limit) =>
       attempt(usable("readDeadLetters"), "readDeadLetters", () => readDeadLetters(state, sink, limit)),
     stats: () => statsOf(usable("stats")),
+    oldestPendingTime: (sink) => oldestPendingTime(usable("oldestPendingTime"), sink),
     close(): void {
       if (closed) return;
       closed = true;

@@ -2,7 +2,10 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
+import { effectiveHttp } from "../../status/address.ts";
+import { createGate } from "../../status/auth.ts";
 import type { CommonOptions } from "../cli-options.ts";
+import { announce } from "../runtime/announce.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 
 /** `plantbridge run FILE`: runs a plant until SIGINT/SIGTERM (or --duration), then shuts down cleanly. */
@@ -13,6 +16,9 @@ export async function runCommand(options: CommonOptions): Promise<number> {
     return 2;
   }
   const plant = await loadPlantFile(file, options.varDir ? { varDir: resolve(options.varDir) } : {});
+  // A status server that would be reachable from elsewhere without a token stops the run before anything starts.
+  const http = effectiveHttp(plant.http, options.http);
+  if (http !== false) createGate(http.host, http.token);
   // Curve files are checked before anything (even the log) is created under the var folder, and
   // before the adapters (OPC UA, PostgreSQL, …) are loaded: a bad input fails at once.
   const inputs = await loadPlantInputs(plant);
@@ -29,7 +35,13 @@ export async function runCommand(options: CommonOptions): Promise<number> {
   const signalled = waitForStop(() => log);
   const fatalError = watchFatalErrors(() => log);
   log = createPlantLog(plant.varDir, options.logLevel);
-  const running = await startPlant(plant, { log, inputs, inspectPort: options.inspectPort });
+  const running = await startPlant(plant, {
+    log,
+    inputs,
+    ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
+    ...(http !== false ? { http } : {}),
+  });
+  announce(running);
   const ended = await Promise.race([
     signalled.then((reason) => ({ reason, fatal: null })),
     running.stopped.then((output) => ({ reason: "stopped" as const, fatal: output.fatal })),

@@ -1,5 +1,8 @@
 import { join, resolve } from "node:path";
+import { effectiveHttp } from "../../status/address.ts";
+import { createGate } from "../../status/auth.ts";
 import type { CommonOptions } from "../cli-options.ts";
+import { announce } from "../runtime/announce.ts";
 import { checkFaultSpecs } from "../runtime/fault-schedule.ts";
 import type { UnitCounts } from "../runtime/historian-counts.ts";
 import type { RunningSimulators } from "../runtime/simulators.ts";
@@ -40,7 +43,14 @@ export async function simCommand(options: CommonOptions): Promise<number> {
       env: { ...process.env, ...simulators.env },
       varDir,
     });
-    const running = await startPlant(plant, { log, inspectPort: options.inspectPort });
+    const http = effectiveHttp(plant.http, options.http);
+    if (http !== false) createGate(http.host, http.token);
+    const running = await startPlant(plant, {
+      log,
+      ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
+      ...(http !== false ? { http } : {}),
+    });
+    announce(running);
     simulators.startFaultSchedule();
     const ended = await Promise.race([
       waitForStop(log, options.durationS).then((reason) => ({ reason, fatal: null })),

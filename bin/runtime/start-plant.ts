@@ -4,8 +4,8 @@ import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded
 import { createModbusLink } from "../../adapters/modbus/modbus-link.ts";
 import { createOpcuaLink } from "../../adapters/opcua/opcua-link.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
-import { openSpool } from "../../adapters/spool/sqlite-spool.ts";
-import type { HistorianSink, Spool, UnitLink } from "../../adapters/types.ts";
+import { openSpool, type SqliteSpool } from "../../adapters/spool/sqlite-spool.ts";
+import type { HistorianSink, UnitLink } from "../../adapters/types.ts";
 import { type Clock, systemClock } from "../../lib/clock.ts";
 import { errorMessage } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
@@ -16,12 +16,19 @@ import {
   plantMachine,
 } from "../../machines/plant.machine.ts";
 import type { PlantDeps } from "../../machines/plant-deps.ts";
-import type { PlantConfig, UnitConfig } from "../../schemas/plant-types.ts";
-import { type LiveInspector, startInspector } from "./inspector.ts";
+import type { HttpConfig, PlantConfig, UnitConfig } from "../../schemas/plant-types.ts";
+import { createStateFeed, fanOutInspection } from "../../status/feed.ts";
+import { type LinkMeter, meterLink } from "../../status/link-meter.ts";
+import type { StatusServer } from "../../status/server.ts";
+import { type InspectAddress, type LiveInspector, startInspector } from "./inspector.ts";
 import { loadPlantInputs, type PlantInputs } from "./plant-inputs.ts";
 
 export interface RunningPlant {
   readonly historianUrl: string;
+  /** The status page's address, when the status server runs. */
+  readonly statusUrl: string | undefined;
+  /** The Stately inspector's page, with --inspect. */
+  readonly inspectorUrl: string | undefined;
   health(): PlantHealth;
   /**
    * Resolves when the plant machine has stopped: after SHUTDOWN (`fatal` null), or on its own
@@ -38,7 +45,10 @@ export interface RunningPlant {
 
 export interface StartPlantOptions {
   log: Log;
-  inspectPort?: number;
+  /** Serve the live actor system to the Stately inspector here. */
+  inspect?: InspectAddress;
+  /** Start the status server (page, health, metrics, events) with this address; absent = none. */
+  http?: HttpConfig;
   /** How long SHUTDOWN may spend draining the spool into the historian. */
   shutdownFlushMs?: number;
   /** Curves and transforms loaded beforehand (`loadPlantInputs`); loaded here when absent. */
@@ -48,11 +58,22 @@ export interface StartPlantOptions {
 /** The historian sink's name: its delivery cursor in the spool. */
 const sinkName = "postgres";
 
-function createLink(unit: UnitConfig, log: Log, pkiDir: string, clock: Clock): UnitLink {
+/** The unit's link, counted by a link meter (the status server reads the meters). */
+function createLink(
+  unit: UnitConfig,
+  log: Log,
+  pkiDir: string,
+  clock: Clock,
+  meters: Map<string, LinkMeter>,
+): UnitLink {
   // The adapters name their unit in every log line themselves.
-  return unit.protocol === "modbus-tcp"
-    ? createModbusLink(unit, { log, clock })
-    : createOpcuaLink(unit, { log, pkiDir, clock });
+  const link =
+    unit.protocol === "modbus-tcp"
+      ? createModbusLink(unit, { log, clock })
+      : createOpcuaLink(unit, { log, pkiDir, clock });
+  const metered = meterLink(link);
+  meters.set(unit.name, metered.meter);
+  return metered.link;
 }
 
 /**
@@ -79,7 +100,7 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
 
   let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
   let historianUrl = historian.url ?? "";
-  let spool: Spool;
+  let spool: SqliteSpool;
   let sink: HistorianSink;
   let inspector: LiveInspector | undefined;
   try {
@@ -111,8 +132,8 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
       log: log.child({ sink: sinkName }),
     });
 
-    if (options.inspectPort !== undefined) {
-      const live = await startInspector(options.inspectPort, log);
+    if (options.inspect !== undefined) {
+      const live = await startInspector(options.inspect, log);
       inspector = live;
       undo.push(() => live.stop());
     }
@@ -122,8 +143,9 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   }
 
   const pkiDir = join(plant.varDir, "pki");
+  const meters = new Map<string, LinkMeter>();
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir, systemClock),
+    createLink: (unit) => createLink(unit, log, pkiDir, systemClock, meters),
     transforms,
     spool,
     sinks: [sink],
@@ -131,10 +153,28 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
     random: Math.random,
     log,
   };
+  // Every state change reaches the status feed; with --inspect the Stately inspector sees the same events.
+  const feed = createStateFeed();
   const actor = createActor(plantMachine, {
     input: { plant, deps, shutdownFlushMs: options.shutdownFlushMs ?? 10_000 },
-    ...(inspector ? { inspect: inspector.inspect } : {}),
+    inspect: inspector ? fanOutInspection(feed.inspect, inspector.inspect) : feed.inspect,
   });
+  let status: StatusServer | undefined;
+  if (options.http !== undefined) {
+    try {
+      // Loaded only here: without a status server, fastify and prom-client are never loaded.
+      const { startStatusServer } = await import("../../status/server.ts");
+      status = await startStatusServer({
+        http: options.http,
+        feed,
+        log: log.child({ part: "status" }),
+        source: { plant, snapshot: () => actor.getSnapshot(), meters, spool },
+      });
+    } catch (e) {
+      await undoAll();
+      throw e;
+    }
+  }
   const stopped: Promise<PlantOutput> = toPromise(actor).then(
     (output) => output,
     (e: unknown) => {
@@ -160,6 +200,9 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
       try {
         await stopped;
       } finally {
+        await status
+          ?.close()
+          .catch((e: unknown) => log.warn({ reason: errorMessage(e) }, "status server close"));
         spool.close();
         inspector?.stop();
         try {
@@ -175,6 +218,8 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
 
   return {
     historianUrl,
+    statusUrl: status?.url,
+    inspectorUrl: inspector?.url,
     health: () => plantHealth(actor.getSnapshot()),
     stopped,
     stop,

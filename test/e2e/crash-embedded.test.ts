@@ -103,7 +103,7 @@ describe("plantbridge with the embedded PostgreSQL, killed with SIGKILL and rest
     const spoolPath = plant.storage.spool.path;
     const samplesPerCycle = plant.storage.tags.length;
     const start = (): PlantProcess => {
-      current = spawnPlantbridge(["run", "config/sim.yaml", "--var", plantVar], env);
+      current = spawnPlantbridge(["run", "config/sim.yaml", "--var", plantVar, "--http", "127.0.0.1:0"], env);
       return current;
     };
 

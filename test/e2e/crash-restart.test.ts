@@ -121,7 +121,7 @@ describe("plantbridge killed with SIGKILL mid-run and restarted on the same spoo
     const runs: RunRecord[] = [];
     const killMoments: string[] = [];
     const start = (): PlantProcess => {
-      current = spawnPlantbridge(["run", "config/sim.yaml", "--var", plantVar], env);
+      current = spawnPlantbridge(["run", "config/sim.yaml", "--var", plantVar, "--http", "127.0.0.1:0"], env);
       return current;
     };
 

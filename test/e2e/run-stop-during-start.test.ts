@@ -34,7 +34,7 @@ describe("SIGTERM while plantbridge run is still starting", () => {
   });
 
   it("finishes starting, stops cleanly, exits 0 and leaves no database server running", async () => {
-    const started = spawnPlantbridge(["run", "config/sim.yaml", "--var", varDir], {
+    const started = spawnPlantbridge(["run", "config/sim.yaml", "--var", varDir, "--http", "127.0.0.1:0"], {
       // Nothing listens on these: the units stay connecting, which does not matter here.
       PB_SIM_PEMEL_PORT: "1",
       PB_SIM_METH_ENDPOINT: "opc.tcp://127.0.0.1:1",

@@ -68,6 +68,8 @@ describe("plantbridge sim --fault (faults injected from the CLI)", () => {
         varDir,
         "--log-level",
         "warn",
+        "--http",
+        "127.0.0.1:0",
         ...faults.flatMap((f) => ["--fault", f]),
       ],
       { env: { PB_HISTORIAN_URL: undefined, PB_HISTORIAN_SCHEMA: undefined }, timeoutMs: 150_000 },

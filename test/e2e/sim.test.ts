@@ -39,9 +39,12 @@ describe("plantbridge sim --duration 20 (the CLI, end to end)", () => {
   beforeAll(async () => {
     varDir = await mkdtemp(join(repoRoot, "var", "test-sim-"));
     await chmod(varDir, 0o755); // as root, the embedded server runs as user postgres and must reach var/
-    const result = await runCli(["sim", "--duration", "20", "--var", varDir, "--log-level", "warn"], {
-      timeoutMs: 150_000,
-    });
+    const result = await runCli(
+      ["sim", "--duration", "20", "--var", varDir, "--log-level", "warn", "--http", "127.0.0.1:0"],
+      {
+        timeoutMs: 150_000,
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);

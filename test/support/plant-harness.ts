@@ -13,7 +13,7 @@ import { z } from "zod";
 import { type RunningPlant, startPlant } from "../../bin/runtime/start-plant.ts";
 import { type Log, silentLog } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
-import type { PlantConfig } from "../../schemas/plant-types.ts";
+import type { HttpConfig, PlantConfig } from "../../schemas/plant-types.ts";
 import {
   type MethSimulator,
   type MethSimulatorOptions,
@@ -40,6 +40,8 @@ export interface PlantHarnessOptions {
   meth?: Omit<MethSimulatorOptions, "pkiDir" | "username" | "password">;
   log?: Log;
   shutdownFlushMs?: number;
+  /** Start the status server here (tests: 127.0.0.1, port 0); absent = none. */
+  http?: HttpConfig;
 }
 
 export interface PlantHarness {
@@ -104,7 +106,11 @@ export async function startPlantHarness(options: PlantHarnessOptions): Promise<P
     varDir,
     async startPlant() {
       if (harness.running) throw new Error("the plant is already running");
-      harness.running = await startPlant(plant, { log, shutdownFlushMs: options.shutdownFlushMs ?? 10_000 });
+      harness.running = await startPlant(plant, {
+        log,
+        shutdownFlushMs: options.shutdownFlushMs ?? 10_000,
+        ...(options.http !== undefined ? { http: options.http } : {}),
+      });
       return harness.running;
     },
     async stopPlant() {

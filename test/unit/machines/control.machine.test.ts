@@ -138,7 +138,9 @@ describe("control machine", () => {
     expect(r.setpoints()).toEqual([20, 0]);
     expect(r.pemel.writes.at(-1)?.time).toBe(8000);
     expect(context(r).failSafeActive).toBe(true);
+    expect(context(r).failSafeActivations).toBe(1);
     await advance(r.clock, 10_000, 100);
+    expect(context(r).failSafeActivations).toBe(1);
     expect(r.setpoints()).toEqual([20, 0]);
     expect(context(r).lastDecision).toBe(
       "fail-safe PEMEL.current_setpoint 0 (input unusable for 15 s: METH.h2_demand bad: unit METH not connected)",
@@ -149,6 +151,7 @@ describe("control machine", () => {
     await advance(r.clock, 1000, 100);
     expect(r.setpoints()).toEqual([20, 0, 25]);
     expect(context(r).failSafeActive).toBe(false);
+    expect(context(r).failSafeActivations).toBe(1);
     const info = captured.messages();
     expect(info.filter((m) => m.includes("fail-safe"))).toHaveLength(1);
     expect(info.filter((m) => m.includes("holding"))).toHaveLength(1);

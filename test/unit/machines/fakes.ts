@@ -473,6 +473,7 @@ export function plantConfig(extra: Partial<PlantConfig> = {}): PlantConfig {
     units: [pemelUnit(), methUnit()],
     control: [followLoop()],
     storage: storageConfig(),
+    http: false,
     ...extra,
   };
 }

@@ -167,6 +167,33 @@ describe("tag I/O", () => {
     expect(afterReconnect.get("METH.h2_demand")?.quality).toBe("bad");
   });
 
+  it("keeps the last reading of every tag it handed out, bad ones with their reason", async () => {
+    const { io, pemel, meth } = setup();
+    expect(io.latest().size).toBe(0);
+    pemel.values.set("current", 37);
+    io.attach("PEMEL", pemel);
+    io.attach("METH", meth);
+    io.push("METH", "h2_demand", 21.5);
+    await io.read([
+      { unit: "PEMEL", tag: "current" },
+      { unit: "METH", tag: "h2_demand" },
+    ]);
+    expect(io.latest().get("PEMEL.current")).toEqual({
+      value: 37,
+      quality: "good",
+      time: 1000,
+      receivedAt: 1000,
+    });
+    expect(io.latest().get("METH.h2_demand")?.value).toBe(21.5);
+    io.detach("PEMEL");
+    await io.read([{ unit: "PEMEL", tag: "current" }]);
+    expect(io.latest().get("PEMEL.current")).toMatchObject({
+      quality: "bad",
+      reason: "unit PEMEL not connected",
+    });
+    expect(io.latest().has("PEMEL.power")).toBe(false);
+  });
+
   it("serves a pushed value only while its subscription shows life", async () => {
     const { io, meth, simulated } = setup();
     io.attach("METH", meth);

@@ -77,6 +77,7 @@ describe("readings from DataValues", () => {
       value: null,
       quality: "bad",
       reason: "BadNodeIdUnknown",
+      code: "PB_ERR_OPCUA_BAD_STATUS",
       ...AT,
     });
     const uncertain = readingFromDataValue(

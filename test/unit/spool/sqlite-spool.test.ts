@@ -87,6 +87,18 @@ describe("sqlite spool", () => {
     expect(s.readBatch("mqtt", 1).map((b) => b.seq)).toEqual([2]);
   });
 
+  it("tells the time of each sink's oldest unacknowledged sample, without touching its cursor", () => {
+    const s = spool({ sinks: ["postgres", "mqtt"] });
+    expect(s.oldestPendingTime("postgres")).toBeNull();
+    s.append([...cycle(0), ...cycle(1)]);
+    s.ack("postgres", 3);
+    expect(s.oldestPendingTime("postgres")).toBe(t0 + 10_000);
+    expect(s.oldestPendingTime("mqtt")).toBe(t0);
+    expect(s.readBatch("postgres", 10).map((b) => b.seq)).toEqual([4, 5, 6]);
+    s.ack("postgres", 6);
+    expect(s.oldestPendingTime("postgres")).toBeNull();
+  });
+
   it("deletes samples only when every sink has acked them", () => {
     const s = spool({ sinks: ["postgres", "mqtt"] });
     s.append([...cycle(0), ...cycle(1)]);
