@@ -20,6 +20,7 @@ import type { Reading, TagValue, UnitLink, Unsubscribe } from "../types.ts";
 import { checkSecurity, opcuaClientOptions, userIdentity } from "./client-options.ts";
 import { prepareClientPki } from "./client-pki.ts";
 import { type NodeIdResolution, resolveTagNodeIds, usesNamespaceUri } from "./node-ids.ts";
+import { untrustedServerError } from "./server-trust.ts";
 import { connectError, serviceError, severityOf, statusName } from "./status.ts";
 import { openTagSubscription, type TagSubscription } from "./subscription.ts";
 import { badReading, readingFromDataValue, variantForWrite } from "./values.ts";
@@ -229,7 +230,7 @@ export function createOpcuaLink(unit: OpcuaUnitConfig, deps: OpcuaLinkDeps): Uni
     const myEpoch = epoch;
     try {
       await withDeadline(
-        prepareClientPki(unit, pkiDir),
+        prepareClientPki(unit, pkiDir, log),
         PKI_DEADLINE_MS,
         () => new Error(`creating the client certificate took longer than ${PKI_DEADLINE_MS} ms`),
       );
@@ -264,7 +265,7 @@ export function createOpcuaLink(unit: OpcuaUnitConfig, deps: OpcuaLinkDeps): Uni
           ),
       );
     } catch (e) {
-      const error = connectError(e, origin, unit.password);
+      const error = untrustedServerError(unit, pkiDir, e) ?? connectError(e, origin, unit.password);
       log.warn({ code: error.code, reason: error.message }, "OPC UA connect failed");
       await abandonAttempt(client, session);
       throw error;
