@@ -129,7 +129,9 @@ export async function renewClientCertificate(
   const backups: string[] = [];
   for (const file of [files.certificate, files.privateKey]) {
     if (!existsSync(file)) continue;
-    const backup = file.replace(/\.pem$/, `.${stamp}.pem.bak`);
+    // Two renewals within a second must not overwrite the first one's backup.
+    let backup = file.replace(/\.pem$/, `.${stamp}.pem.bak`);
+    for (let n = 1; existsSync(backup); n++) backup = file.replace(/\.pem$/, `.${stamp}-${n}.pem.bak`);
     await rename(file, backup);
     backups.push(backup);
   }

@@ -160,6 +160,12 @@ describe("the client's own certificate", () => {
     expect(readFileSync(renewed.backups[1] as string, "utf8")).toBe(keyBefore);
     expect(renewed.certificate.sha256).not.toBe(before?.sha256);
     expect(readFileSync(files.privateKey, "utf8")).not.toBe(keyBefore);
+    // A second renewal in the same second keeps both backups.
+    const again = await renewClientCertificate(unit, pkiDir, new Date("2031-02-03T04:05:06.999Z"));
+    expect(again.backups[0]).toBe(files.certificate.replace(/\.pem$/, ".2031-02-03T040506Z-1.pem.bak"));
+    expect(describeCertificate(readFileSync(again.backups[0] as string)).sha256).toBe(
+      renewed.certificate.sha256,
+    );
     // The renewed certificate works.
     const link = createOpcuaLink(unit, { log: memoryLog().log, pkiDir });
     try {
