@@ -32,7 +32,7 @@ Commissioning (through the same adapters, limits and checks as run; exit 0 ok, 1
       Show an OPC UA server's certificate and, confirmed, trust it (needed for Sign/SignAndEncrypt).
   plantbridge pki renew FILE [UNIT] [--yes]
       A new key pair and certificate for the OPC UA client; the old ones are kept as backups.
-  plantbridge service install FILE [--user NAME] [--root DIR] [--env-file PATH] [--var DIR] [--name NAME] [--watchdog S]
+  plantbridge service install FILE [--user NAME] [--root DIR] [--environment-file PATH] [--var DIR] [--name NAME] [--watchdog S]
   plantbridge service uninstall [--root DIR] [--name NAME]
       Write (or remove) a systemd unit that runs the plant; prints what it did and what to run next.
 
