@@ -71,7 +71,8 @@ async function watchUnit(
     } finally {
       await link.close();
     }
-    await sleep(options.intervalMs, undefined, { signal }).catch(() => undefined);
+    // Connect again after the interval, but not more often than once a second.
+    await sleep(Math.max(options.intervalMs, 1000), undefined, { signal }).catch(() => undefined);
   }
 }
 
