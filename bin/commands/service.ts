@@ -13,7 +13,7 @@
  */
 import { existsSync } from "node:fs";
 import { chmod, lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { ErrorCode } from "../../lib/errors.ts";
 import { checkPlantFile } from "../../schemas/check-plant.ts";
 import { ExitCode, parseCommandLine, UsageError } from "../commissioning/command-line.ts";
@@ -80,11 +80,11 @@ async function install(args: readonly string[]): Promise<number> {
   }
 
   // The plant file must be sound; its ${VAR}s may be unset here (they come from the env file).
-  const check = await checkPlantFile(plantFile, { env: {} });
+  const check = await checkPlantFile(plantFile);
   const problems = check.problems.filter(
     (p) => p.code !== ErrorCode.CONFIG_ENV || !/is not set/.test(p.message),
   );
-  if (problems.length > 0 || check.plant === undefined) {
+  if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`${p.describe()}\n`);
     process.stderr.write(`not installed: fix the plant file first (plantbridge check ${plantFile})\n`);
     return ExitCode.failed;
@@ -96,7 +96,7 @@ async function install(args: readonly string[]): Promise<number> {
   const unit = renderServiceUnit({
     name,
     plantFile,
-    plantName: check.plant.name,
+    plantName: check.plant?.name ?? basename(plantFile),
     installDir: packageRoot,
     node,
     user,
@@ -105,13 +105,15 @@ async function install(args: readonly string[]): Promise<number> {
     watchdogS,
   });
   await writeFile(unitFile, unit, { mode: 0o644 });
-  const envWritten = await writeEnvTemplate(under(root, envFile), plantFile, check.unset);
+  // Every variable without a default, whether or not this shell happens to set it.
+  const variables = (await checkPlantFile(plantFile, { env: {} })).unset;
+  const envWritten = await writeEnvTemplate(under(root, envFile), plantFile, variables);
 
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`${replaced ? "replaced" : "wrote"} ${unitFile}`);
   out(
     envWritten
-      ? `wrote ${under(root, envFile)} (mode 0600): set ${check.unset.length > 0 ? check.unset.join(", ") : "the plant's secrets"} there`
+      ? `wrote ${under(root, envFile)} (mode 0600): set ${variables.length > 0 ? variables.join(", ") : "the plant's secrets"} there`
       : `kept ${under(root, envFile)} (it exists)`,
   );
   out("");

@@ -29,7 +29,10 @@ async function systemdAnalyze(): Promise<string | undefined> {
 
 describe("plantbridge service install", () => {
   it("writes a unit that runs the plant with the pinned Node, as its own user, hardened", async () => {
-    const r = await runCli(["service", "install", plantFile, "--root", root, "--user", "pb"]);
+    // A variable set in the installing shell still goes into the template: the service does not see that shell.
+    const r = await runCli(["service", "install", plantFile, "--root", root, "--user", "pb"], {
+      env: { PB_SIM_PEMEL_PORT: "1502", PB_SIM_METH_ENDPOINT: undefined },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`wrote ${unitFile}`);
     expect(r.stdout).toContain("systemctl daemon-reload");
