@@ -7,5 +7,10 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// `plantbridge read … | head`: a reader that stops reading ends the command quietly, not with a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(process.exitCode ?? 0);
+});
 const { main } = await import("./cli.ts");
 process.exitCode = await main(process.argv.slice(2));

@@ -39,9 +39,30 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Piece = { text: string } | { variable: string; fallback?: string };
 
+/** A value whose placeholders could not be replaced: it keeps its text, `${VAR}` and all. */
+export interface UnresolvedValue {
+  path: readonly string[];
+  /** Variables of this value that are unset and have no default (none for a malformed placeholder). */
+  unset: readonly string[];
+}
+
+export interface SubstitutionReport {
+  problems: PlantbridgeError[];
+  unresolved: UnresolvedValue[];
+}
+
 /** Replaces placeholders in every value of the document; returns the problems found. */
 export function substituteEnvironment(source: PlantSource, env: Environment): PlantbridgeError[] {
+  return substituteEnvironmentReport(source, env).problems;
+}
+
+/**
+ * Like `substituteEnvironment`, and also says which values stayed unresolved (unset variables,
+ * malformed placeholders), so that `check` can validate the rest of the file around them.
+ */
+export function substituteEnvironmentReport(source: PlantSource, env: Environment): SubstitutionReport {
   const problems: PlantbridgeError[] = [];
+  const unresolved: UnresolvedValue[] = [];
   const visit = (node: unknown, path: string[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) {
@@ -58,11 +79,12 @@ export function substituteEnvironment(source: PlantSource, env: Environment): Pl
       typeof node.value === "string" &&
       node.value.includes("${")
     ) {
-      substituteScalar(source, node, node.value, path, env, problems);
+      const unset = substituteScalar(source, node, node.value, path, env, problems);
+      if (unset !== undefined) unresolved.push({ path, unset });
     }
   };
   visit(source.doc.contents, []);
-  return problems;
+  return { problems, unresolved };
 }
 
 function substituteScalar(
@@ -72,17 +94,17 @@ function substituteScalar(
   path: string[],
   env: Environment,
   problems: PlantbridgeError[],
-): void {
+): string[] | undefined {
   const fail = (message: string): void => {
     problems.push(configProblem(source.file, locate(source, path), message, ErrorCode.CONFIG_ENV));
   };
   const pieces = splitPlaceholders(value);
   if (typeof pieces === "string") {
     fail(pieces);
-    return;
+    return [];
   }
   let text = "";
-  let missing = false;
+  const missing: string[] = [];
   for (const piece of pieces) {
     if ("text" in piece) {
       text += piece.text;
@@ -94,16 +116,17 @@ function substituteScalar(
     } else if (piece.fallback !== undefined) {
       text += piece.fallback;
     } else {
-      missing = true;
+      missing.push(piece.variable);
       fail(
         `environment variable ${piece.variable} is not set (set it, or write \${${piece.variable}:-default} to give a default)`,
       );
     }
   }
-  if (missing) return;
+  if (missing.length > 0) return missing;
   const whole = pieces.length === 1 && !("text" in pieces[0]!);
   const key = path[path.length - 1] ?? "";
   node.value = whole && node.type === "PLAIN" && !TEXT_KEYS.has(key) ? yamlTyped(text) : text;
+  return undefined;
 }
 
 /** Number, boolean or null when the text reads as one in YAML; the text itself otherwise. */

@@ -21,12 +21,13 @@ import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading, ReadingStamp, TagValue, UnitLink } from "../types.ts";
-import { booleanOf, decodeRegisters, encodeRegisters, isBitArea, widthOf } from "./codec.ts";
+import { decodeRegisters, isBitArea, widthOf } from "./codec.ts";
 import { modbusExceptionReason } from "./exception-codes.ts";
 import { type GuardedSocket, guardSocket } from "./guarded-socket.ts";
 import { toPlantbridgeError } from "./library-errors.ts";
 import { type PlannedRequest, planRequests } from "./request-plan.ts";
 import { createTransactionQueue, type TransactionQueue } from "./transaction-queue.ts";
+import { checkModbusWrite } from "./write-check.ts";
 
 export interface ModbusLinkDeps {
   log: Log;
@@ -317,34 +318,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
 
   function checkWrite(name: string, value: TagValue): { tag: ModbusTagConfig; words: number[] } {
     const tag = lookUp(name);
-    const o = origin(name);
-    if (tag.writable === undefined) {
-      throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, "tag is not declared writable", o);
-    }
-    if (tag.area === "input" || tag.area === "discrete") {
-      throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, `${tag.area} area is read-only in Modbus`, o);
-    }
-    if (tag.type === "bit") {
-      throw new PlantbridgeError(
-        ErrorCode.UNSUPPORTED,
-        "a single bit of a register cannot be written on its own (it would need a read-modify-write)",
-        o,
-      );
-    }
-    if (isBitArea(tag.area) || tag.type === "bool") {
-      return { tag, words: [booleanOf(value, o) ? 1 : 0] };
-    }
-    if (typeof value !== "number") {
-      throw new PlantbridgeError(ErrorCode.BAD_INPUT, `${tag.type} needs a number, got ${typeof value}`, o);
-    }
-    if (!Number.isFinite(value) || value < tag.writable.min || value > tag.writable.max) {
-      throw new PlantbridgeError(
-        ErrorCode.OUT_OF_LIMITS,
-        `value ${value} outside the write limits ${tag.writable.min}..${tag.writable.max}`,
-        o,
-      );
-    }
-    return { tag, words: encodeRegisters(value, tag, o) };
+    return { tag, words: checkModbusWrite(tag, value, origin(name)) };
   }
 
   async function write(name: string, value: TagValue): Promise<void> {

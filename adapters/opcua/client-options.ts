@@ -1,9 +1,9 @@
 /**
  * The node-opcua client settings for one unit: security from the plant file, PKI under the
  * plant's var folder, no retries of its own (the connection machine owns backoff), timeouts
- * derived from the unit's timeout and keep-alive.
+ * derived from the unit's timeout and keep-alive. With Sign or SignAndEncrypt the server's
+ * certificate must be in the client's trust list (server-trust.ts); with None it is not checked.
  */
-import { join } from "node:path";
 import {
   MessageSecurityMode,
   OPCUACertificateManager,
@@ -14,14 +14,15 @@ import {
 } from "node-opcua";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaUnitConfig } from "../../schemas/plant-types.ts";
+import { acceptsUnknownServerCertificate, clientPkiFolder } from "./server-trust.ts";
 
-const securityModes = {
+export const securityModes = {
   None: MessageSecurityMode.None,
   Sign: MessageSecurityMode.Sign,
   SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
 } as const;
 
-const securityPolicies = {
+export const securityPolicies = {
   None: SecurityPolicy.None,
   Basic256Sha256: SecurityPolicy.Basic256Sha256,
   Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
@@ -50,11 +51,15 @@ export function checkSecurity(unit: OpcuaUnitConfig): void {
   }
 }
 
-/** The client's own certificate and trust lists: `<pkiDir>/client`. */
-export function clientCertificateManager(pkiDir: string): OPCUACertificateManager {
+/**
+ * The client's own certificate and trust lists: `<pkiDir>/client`. `acceptUnknown` puts a server
+ * certificate seen for the first time straight into the trust list (security None, where it is not
+ * checked anyway); otherwise it goes to `rejected/` and the connect fails until it is trusted.
+ */
+export function clientCertificateManager(pkiDir: string, acceptUnknown = false): OPCUACertificateManager {
   return new OPCUACertificateManager({
-    rootFolder: join(pkiDir, "client"),
-    automaticallyAcceptUnknownCertificate: true,
+    rootFolder: clientPkiFolder(pkiDir),
+    automaticallyAcceptUnknownCertificate: acceptUnknown,
   });
 }
 
@@ -75,7 +80,7 @@ export function opcuaClientOptions(unit: OpcuaUnitConfig, pkiDir: string): OPCUA
     requestedSessionTimeout: sessionTimeoutMs(unit),
     securityMode: securityModes[unit.securityMode],
     securityPolicy: securityPolicies[unit.securityPolicy],
-    clientCertificateManager: clientCertificateManager(pkiDir),
+    clientCertificateManager: clientCertificateManager(pkiDir, acceptsUnknownServerCertificate(unit)),
     transportSettings: { receiveBufferSize: 65536, sendBufferSize: 65536 },
     defaultSecureTokenLifetime: 600_000,
     defaultTransactionTimeout: unit.timeoutMs,

@@ -12,6 +12,7 @@ import type { OpcuaUnitConfig } from "../../schemas/plant-types.ts";
 import { opcuaClientOptions, userIdentity } from "./client-options.ts";
 import { prepareClientPki } from "./client-pki.ts";
 import { type NodeIdResolution, resolveTagNodeIds, usesNamespaceUri } from "./node-ids.ts";
+import { untrustedServerError } from "./server-trust.ts";
 import { connectError } from "./status.ts";
 import type { TagSubscription } from "./subscription.ts";
 
@@ -46,7 +47,7 @@ export async function openConnection(unit: OpcuaUnitConfig, deps: ConnectionDeps
   const origin = { unit: unit.name };
   try {
     await withDeadline(
-      prepareClientPki(unit, pkiDir),
+      prepareClientPki(unit, pkiDir, log),
       PKI_DEADLINE_MS,
       () => new Error(`creating the client certificate took longer than ${PKI_DEADLINE_MS} ms`),
     );
@@ -88,7 +89,7 @@ export async function openConnection(unit: OpcuaUnitConfig, deps: ConnectionDeps
       lastAnswerAt: deps.clock.monotonic(),
     };
   } catch (e) {
-    const error = connectError(e, origin, unit.password);
+    const error = untrustedServerError(unit, pkiDir, e) ?? connectError(e, origin, unit.password);
     log.warn({ code: error.code, reason: error.message }, "OPC UA connect failed");
     await abandonAttempt(unit, log, client, session);
     throw error;

@@ -1,8 +1,16 @@
-import { errorMessage } from "../../lib/errors.ts";
-import { loadPlantFile, PlantConfigError } from "../../schemas/load-plant.ts";
+import { errorMessage, type PlantbridgeError } from "../../lib/errors.ts";
+import { checkPlantFile } from "../../schemas/check-plant.ts";
+import { sortProblems } from "../../schemas/config-error.ts";
+import { PlantConfigError } from "../../schemas/load-plant.ts";
+import type { PlantConfig } from "../../schemas/plant-types.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
 
-/** `plantbridge check FILE...`: validates each plant file; prints every problem; exit 1 if any file is bad. */
+/**
+ * `plantbridge check FILE...`: validates each plant file and prints every problem in one pass —
+ * also with `${VAR}` placeholders unset: those are named, and the rest of the file (schema,
+ * references, curve files) is still checked. Exit 1 if any file has a problem (an unset variable
+ * is one: `run` refuses to start without it).
+ */
 export async function checkCommand(files: readonly string[]): Promise<number> {
   if (files.length === 0) {
     process.stderr.write("plantbridge check: name at least one plant file\n");
@@ -10,22 +18,38 @@ export async function checkCommand(files: readonly string[]): Promise<number> {
   }
   let bad = 0;
   for (const file of files) {
-    try {
-      const plant = await loadPlantFile(file);
-      // The curve files too: `check` passes exactly the files `run` starts with.
-      await loadPlantInputs(plant);
-      const tags = plant.units.reduce((n, u) => n + u.tags.length, 0);
-      process.stdout.write(
-        `${file}: ok — plant "${plant.name}", ${plant.units.length} units, ${tags} tags, ${plant.control.length} control loops, ${plant.storage.tags.length} stored tags\n`,
+    const check = await checkPlantFile(file);
+    const problems = [...check.problems];
+    if (check.plant !== undefined) problems.push(...(await curveProblems(check.plant)));
+    if (problems.length === 0 && check.plant !== undefined) {
+      process.stdout.write(`${file}: ok — ${summary(check.plant)}\n`);
+      continue;
+    }
+    bad++;
+    for (const problem of sortProblems(problems)) process.stderr.write(`${problem.describe()}\n`);
+    if (check.unset.length > 0) {
+      const names = check.unset.join(", ");
+      const count = check.unset.length === 1 ? "1 variable" : `${check.unset.length} variables`;
+      process.stderr.write(
+        `${file}: ${count} not set: ${names} — the rest of the file was checked without them; run refuses to start until they are set\n`,
       );
-    } catch (e) {
-      bad++;
-      if (e instanceof PlantConfigError) {
-        for (const problem of e.problems) process.stderr.write(`${problem.describe()}\n`);
-      } else {
-        process.stderr.write(`${file}: ${errorMessage(e)}\n`);
-      }
     }
   }
   return bad === 0 ? 0 : 1;
+}
+
+/** The curve files too: `check` passes exactly the files `run` starts with. */
+async function curveProblems(plant: PlantConfig): Promise<PlantbridgeError[]> {
+  try {
+    await loadPlantInputs(plant);
+    return [];
+  } catch (e) {
+    if (e instanceof PlantConfigError) return e.problems;
+    throw new Error(`${plant.file}: ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+function summary(plant: PlantConfig): string {
+  const tags = plant.units.reduce((n, u) => n + u.tags.length, 0);
+  return `plant "${plant.name}", ${plant.units.length} units, ${tags} tags, ${plant.control.length} control loops, ${plant.storage.tags.length} stored tags`;
 }

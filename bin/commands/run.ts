@@ -1,12 +1,16 @@
 import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Log } from "../../lib/log.ts";
 import { loadPlantFile } from "../../schemas/load-plant.ts";
+import type { PlantConfig } from "../../schemas/plant-types.ts";
 import { effectiveHttp } from "../../status/address.ts";
 import { createGate } from "../../status/auth.ts";
 import type { CommonOptions } from "../cli-options.ts";
 import { announce } from "../runtime/announce.ts";
 import { loadPlantInputs } from "../runtime/plant-inputs.ts";
+import type { RunningPlant } from "../runtime/start-plant.ts";
+import type { SystemdNotifier } from "../runtime/systemd-notify.ts";
 
 /** `plantbridge run FILE`: runs a plant until SIGINT/SIGTERM (or --duration), then shuts down cleanly. */
 export async function runCommand(options: CommonOptions): Promise<number> {
@@ -42,6 +46,7 @@ export async function runCommand(options: CommonOptions): Promise<number> {
     ...(http !== false ? { http } : {}),
   });
   announce(running);
+  const notifier = await notifySystemd(plant, running, log);
   const ended = await Promise.race([
     signalled.then((reason) => ({ reason, fatal: null })),
     running.stopped.then((output) => ({ reason: "stopped" as const, fatal: output.fatal })),
@@ -50,7 +55,9 @@ export async function runCommand(options: CommonOptions): Promise<number> {
       ? []
       : [sleep(options.durationS * 1000, { reason: "duration" as const, fatal: null }, { ref: false })]),
   ]);
+  await notifier?.stopping();
   await running.stop();
+  notifier?.close();
   const summary = {
     plant: plant.name,
     reason: ended.fatal === null ? ended.reason : "fatal",
@@ -60,4 +67,24 @@ export async function runCommand(options: CommonOptions): Promise<number> {
   log.flush();
   // Non-zero after a fatal error, so that a supervisor (systemd: Restart=on-failure) starts it again.
   return ended.fatal === null ? 0 : 1;
+}
+
+/**
+ * Under systemd (Type=notify, see `plantbridge service install`): READY=1 now that the plant runs,
+ * and the watchdog fed while its machines make progress. Nothing when not started by systemd.
+ */
+async function notifySystemd(
+  plant: PlantConfig,
+  running: RunningPlant,
+  log: Log,
+): Promise<SystemdNotifier | undefined> {
+  if (!process.env.NOTIFY_SOCKET) return undefined;
+  const [{ startSystemdNotifier }, { createLivenessCheck }] = await Promise.all([
+    import("../runtime/systemd-notify.ts"),
+    import("../runtime/plant-liveness.ts"),
+  ]);
+  const check = createLivenessCheck(plant, { now: () => performance.now(), minStallMs: 30_000 });
+  const notifier = startSystemdNotifier({ env: process.env, log, liveness: () => check(running.health()) });
+  await notifier?.ready(`running plant ${plant.name}`);
+  return notifier;
 }

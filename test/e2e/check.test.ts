@@ -103,4 +103,17 @@ describe("plantbridge check (the CLI)", () => {
       expect(result.stderr).toContain(`environment variable ${name} is not set`);
     }
   });
+
+  it("reports a misspelt key together with the unset variables, in one pass", async () => {
+    const file = broken("unset-variables-and-typo.yaml");
+    const result = await runCli(["check", file], { env: { PEMEL_HOST: undefined, PEMEL_PORT: undefined } });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(/:6:\d+ units\.PEMEL\.host: environment variable PEMEL_HOST is not set/),
+      expect.stringMatching(/:7:\d+ units\.PEMEL\.port: environment variable PEMEL_PORT is not set/),
+      expect.stringMatching(/:8:\d+ units\.PEMEL\.unitID: unknown key "unitID"/),
+      `${file}: 2 variables not set: PEMEL_HOST, PEMEL_PORT — the rest of the file was checked without them; run refuses to start until they are set`,
+    ]);
+  });
 });

@@ -2,6 +2,10 @@
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createOpcuaLink } from "../../../adapters/opcua/opcua-link.ts";
+import {
+  fetchServerCertificate,
+  trustServerCertificate,
+} from "../../../adapters/opcua/server-certificate.ts";
 import type { Reading, UnitLink } from "../../../adapters/types.ts";
 import { ErrorCode, isPlantbridgeError, type PlantbridgeError } from "../../../lib/errors.ts";
 import { silentLog } from "../../../lib/log.ts";
@@ -330,7 +334,11 @@ describe("OPC UA link: identity and security", () => {
     ["SignAndEncrypt", "Basic256Sha256"],
     ["SignAndEncrypt", "Aes256_Sha256_RsaPss"],
   ] as const)("connects with %s / %s, its client PKI under var/", async (mode, policy) => {
-    const l = link({ securityMode: mode, securityPolicy: policy, timeoutMs: 10_000 });
+    const unit = { securityMode: mode, securityPolicy: policy, timeoutMs: 10_000 } as const;
+    // With Sign/SignAndEncrypt the server's certificate must be trusted first (plantbridge trust).
+    const server = await fetchServerCertificate(methUnit(sim.endpoint, unit), pkiDir);
+    await trustServerCertificate(pkiDir, server.chain);
+    const l = link(unit);
     await l.connect();
     const r = await l.read(["real_pressure"]);
     expect(r.get("real_pressure")?.quality).toBe("good");

@@ -1,0 +1,18 @@
+/**
+ * Loaded with `node --import` into a CLI under test: prints `LOADED node-opcua` (or jsmodbus) on
+ * stderr the first time the process resolves that package, so a test can prove a command did not
+ * load a protocol stack it does not need.
+ */
+import { registerHooks } from "node:module";
+
+const reported = new Set<string>();
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const stack = /^(node-opcua|jsmodbus)(\/|$)/.exec(specifier)?.[1];
+    if (stack !== undefined && !reported.has(stack)) {
+      reported.add(stack);
+      process.stderr.write(`LOADED ${stack}\n`);
+    }
+    return nextResolve(specifier, context);
+  },
+});
