@@ -21,3 +21,25 @@ export const systemClock: Clock = {
 export function wallTimeOf(clock: Clock, monotonicMs: number): number {
   return clock.wall() - (clock.monotonic() - monotonicMs);
 }
+
+/** A clock whose wall clock can be stepped by hand (soak runs: NTP corrections, a hand-set clock). */
+export interface SteppableClock extends Clock {
+  /** Steps the wall clock by `ms` (negative: back); the monotonic clock does not move. */
+  step(ms: number): void;
+  /** The sum of the steps so far. */
+  readonly offsetMs: number;
+}
+
+export function steppableClock(base: Clock = systemClock): SteppableClock {
+  let offset = 0;
+  return {
+    monotonic: () => base.monotonic(),
+    wall: () => base.wall() + offset,
+    step(ms) {
+      offset += ms;
+    },
+    get offsetMs() {
+      return offset;
+    },
+  };
+}

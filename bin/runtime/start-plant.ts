@@ -53,6 +53,8 @@ export interface StartPlantOptions {
   shutdownFlushMs?: number;
   /** Curves and transforms loaded beforehand (`loadPlantInputs`); loaded here when absent. */
   inputs?: PlantInputs;
+  /** The plant's clocks; default the system's (a soak run steps the wall clock through its own). */
+  clock?: Clock;
 }
 
 /** The historian sink's name: its delivery cursor in the spool. */
@@ -143,13 +145,14 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   }
 
   const pkiDir = join(plant.varDir, "pki");
+  const clock = options.clock ?? systemClock;
   const meters = new Map<string, LinkMeter>();
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir, systemClock, meters),
+    createLink: (unit) => createLink(unit, log, pkiDir, clock, meters),
     transforms,
     spool,
     sinks: [sink],
-    clock: systemClock,
+    clock,
     random: Math.random,
     log,
   };

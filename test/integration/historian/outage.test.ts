@@ -8,8 +8,8 @@ import { createPostgresSink } from "../../../adapters/postgres/postgres-sink.ts"
 import type { HistorianSink } from "../../../adapters/types.ts";
 import { ErrorCode, isPlantbridgeError } from "../../../lib/errors.ts";
 import { silentLog } from "../../../lib/log.ts";
+import { startTcpProxy, type TcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import { dropSchema, testDatabaseUrl, testPool, uniqueSchemaName } from "../../support/pg-schema.ts";
-import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.ts";
 import { codeOf, countRows, cycleAt, narrowConfig, referenceTags, t0 } from "./historian-kit.ts";
 
 const schema = uniqueSchemaName("outage");

@@ -9,8 +9,8 @@ import { sql } from "slonik";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHistorianPool } from "../../../adapters/postgres/pool.ts";
 import { silentLog } from "../../../lib/log.ts";
+import { startTcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import { testDatabaseUrl, testPool, uniqueSchemaName } from "../../support/pg-schema.ts";
-import { startTcpProxy } from "../../support/tcp-proxy.ts";
 import { until } from "./historian-kit.ts";
 
 interface PlainClient {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningPlant } from "../../../bin/runtime/start-plant.ts";
 import type { ModbusUnitConfig, PlantConfig } from "../../../schemas/plant-types.ts";
+import { startTcpProxy, type TcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import { type PlantHarness, startPlantHarness, storedSamples, waitFor } from "../../support/plant-harness.ts";
-import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.ts";
 import { missingSlots, printFigures, storedCycles } from "../../support/unit-faults.ts";
 
 /**

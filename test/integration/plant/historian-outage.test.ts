@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningPlant } from "../../../bin/runtime/start-plant.ts";
+import { startTcpProxy, type TcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import {
   differencesFromServed,
   historianArrival,
@@ -22,7 +23,6 @@ import {
   testDatabaseUrlVia,
   waitFor,
 } from "../../support/plant-harness.ts";
-import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.ts";
 
 /**
  * "A database restart must lose no sample and duplicate none": the historian is cut (a TCP proxy

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SpoolStats } from "../../../adapters/types.ts";
 import type { RunningPlant } from "../../../bin/runtime/start-plant.ts";
+import { startTcpProxy, type TcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import {
   badPemelOutsideRunStarts,
   differencesFromServed,
@@ -22,7 +23,6 @@ import {
   testDatabaseUrlVia,
   waitFor,
 } from "../../support/plant-harness.ts";
-import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.ts";
 
 /**
  * The SIGTERM path (`running.stop()`): storage stops, the forwarder gets `shutdownFlushMs` to drain

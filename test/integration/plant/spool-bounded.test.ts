@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningPlant } from "../../../bin/runtime/start-plant.ts";
+import { startTcpProxy, type TcpProxy } from "../../../simulators/network/tcp-proxy.ts";
 import {
   captureLog,
   differencesFromServed,
@@ -22,7 +23,6 @@ import {
   testDatabaseUrlVia,
   waitFor,
 } from "../../support/plant-harness.ts";
-import { startTcpProxy, type TcpProxy } from "../../support/tcp-proxy.ts";
 
 /**
  * The spool is bounded: sized for 10 storage cycles, with the historian cut for longer than that,
