@@ -15,17 +15,7 @@ export interface DemandStep {
   setPoint: number;
 }
 
-/** mulberry32: a small deterministic generator of numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../lib/seeded-random.ts";
 
 /** Demands with distinct set points (above the loop's minimum rule, so none means "off"). */
 export async function demandSteps(loop: ControlLoopConfig): Promise<DemandStep[]> {

@@ -14,18 +14,6 @@ export type SoakFault =
   | { target: "historian"; name: string; mode: "sever" | "stall"; holdMs: number }
   | { target: "clock"; name: string; stepMs: number; holdMs: number };
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same run of faults. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const pemelFaults: readonly (PemelFault | "restart")[] = [
   { kind: "drop-connections" },
   { kind: "stop-answering" },
