@@ -3,8 +3,9 @@
  * only, the wide table's columns against the stored tags, a time zone this Node knows, and a
  * retention long enough that a typo (`400s` for `400d`) cannot delete the history.
  */
+
+import type { Checker } from "./checker.ts";
 import { parseDuration } from "./durations.ts";
-import type { Checker } from "./plant-checks.ts";
 import type { RawStorage } from "./raw-plant.ts";
 import { findTag, type TagCatalogue } from "./tag-catalogue.ts";
 

@@ -5,14 +5,13 @@
  */
 import { statSync } from "node:fs";
 import type { PlantbridgeError } from "../lib/errors.ts";
-import { configProblem } from "./config-error.ts";
-import { formatAddress, parseAddress, parseDuration } from "./durations.ts";
+import { Checker } from "./checker.ts";
+import { formatAddress, parseAddress } from "./durations.ts";
 import { checkHistorian } from "./historian-checks.ts";
 import { curvePath } from "./normalise-plant.ts";
 import { modbusRegisterWidth } from "./plant-types.ts";
 import type {
   RawControlLoop,
-  RawDuration,
   RawLimits,
   RawModbusTag,
   RawModbusUnit,
@@ -28,7 +27,7 @@ import {
   modbusType,
   type TagCatalogue,
 } from "./tag-catalogue.ts";
-import { type Anchor, locate, type PlantSource } from "./yaml-source.ts";
+import { locate, type PlantSource } from "./yaml-source.ts";
 
 /** Registers a Modbus data type of the plant file occupies (a `bits` status word is one register). */
 export const REGISTERS_OF = { ...modbusRegisterWidth, bits: 1 } as const;
@@ -43,39 +42,6 @@ const RAW_RANGE: Partial<Record<keyof typeof REGISTERS_OF, [number, number]>> = 
 };
 
 const WIDE_TYPES = new Set(["int32", "uint32", "float32", "float64"]);
-
-/** What the rules use to report a problem at a key; the historian rules live in historian-checks.ts. */
-export class Checker {
-  readonly problems: PlantbridgeError[] = [];
-  readonly source: PlantSource;
-
-  constructor(source: PlantSource) {
-    this.source = source;
-  }
-
-  report(path: readonly string[], message: string, anchor: Anchor = "value"): void {
-    this.problems.push(configProblem(this.source.file, locate(this.source, path, anchor), message));
-  }
-
-  duration(path: readonly string[], value: RawDuration | undefined, allowZero = false): number | undefined {
-    if (value === undefined) return undefined;
-    const ms = parseDuration(value);
-    if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && !allowZero)) {
-      this.report(
-        path,
-        allowZero ? "must be a duration of 0 or more" : "must be a positive duration (e.g. 500ms, 1s)",
-      );
-      return undefined;
-    }
-    return ms;
-  }
-
-  limits(path: readonly string[], limits: RawLimits | undefined): void {
-    if (limits !== undefined && limits.min > limits.max) {
-      this.report([...path, "max"], `max ${limits.max} is below min ${limits.min}`);
-    }
-  }
-}
 
 /** Runs every semantic rule; the problems found, none when the plant is sound. */
 export function checkPlant(source: PlantSource, plant: RawPlant): PlantbridgeError[] {
