@@ -6,6 +6,7 @@
  */
 import { statSync } from "node:fs";
 import type { Reading } from "../adapters/types.ts";
+import { wallTimeOf } from "../lib/clock.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { connectionState } from "../machines/connection.machine.ts";
 import { countSamples } from "../machines/storage-samples.ts";
@@ -83,7 +84,8 @@ function unitViews(source: StatusSource, snapshot: PlantSnapshotLike, clocks: Vi
       connected: state === "connected",
       reason: state === "connected" ? null : (lastError ?? state),
       lastError,
-      since: s?.context.since ?? 0,
+      // The machines keep `since` on the monotonic clock; the page shows wall-clock ages.
+      since: s === undefined ? 0 : Math.round(wallTimeOf(snapshot.context.deps.clock, s.context.since)),
       faults: s?.context.faults ?? 0,
       reconnects: s?.context.reconnects ?? 0,
       lastGoodSampleAgeSeconds: lastGood === null ? null : (clocks.monotonic() - lastGood) / 1000,
