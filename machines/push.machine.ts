@@ -312,8 +312,3 @@ export const pushMachine = setup({
     linkFailed: {},
   },
 });
-
-/** The image the tag I/O reads from a push actor's snapshot. */
-export function pushedImageOf(context: PushContext): PushedImage {
-  return context;
-}
