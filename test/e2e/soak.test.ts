@@ -69,6 +69,8 @@ describe("npm run soak", () => {
     async () => {
       const run = await soak(["--minutes", "2", "--seed", "20261205", "--fault-every", "3", "--var", varDir]);
       const line = run.stdout.trim().split("\n").at(-1) ?? "";
+      if (!line.startsWith("{"))
+        throw new Error(`the soak printed no summary (exit ${run.code}): ${run.stderr.slice(-3000)}`);
       const result = summary.parse(JSON.parse(line));
       console.log(`SOAK ${line}`);
       expect(run.code, run.stderr.slice(-2000)).toBe(0);
