@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { createActor, toPromise } from "xstate";
 import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded.ts";
-import { createModbusLink } from "../../adapters/modbus/modbus-link.ts";
+import { createModbusLinks, type ModbusLinks } from "../../adapters/modbus/modbus-links.ts";
 import { createOpcuaLink } from "../../adapters/opcua/opcua-link.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool } from "../../adapters/spool/sqlite-spool.ts";
@@ -48,11 +48,9 @@ export interface StartPlantOptions {
 /** The historian sink's name: its delivery cursor in the spool. */
 const sinkName = "postgres";
 
-function createLink(unit: UnitConfig, log: Log, pkiDir: string, clock: Clock): UnitLink {
+function createLink(unit: UnitConfig, log: Log, pkiDir: string, clock: Clock, modbus: ModbusLinks): UnitLink {
   // The adapters name their unit in every log line themselves.
-  return unit.protocol === "modbus-tcp"
-    ? createModbusLink(unit, { log, clock })
-    : createOpcuaLink(unit, { log, pkiDir, clock });
+  return unit.protocol === "modbus-tcp" ? modbus.link(unit) : createOpcuaLink(unit, { log, pkiDir, clock });
 }
 
 /**
@@ -122,8 +120,10 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   }
 
   const pkiDir = join(plant.varDir, "pki");
+  // One per plant: units with `connection: shared` on one host:port share a connection through it.
+  const modbusLinks = createModbusLinks({ log, clock: systemClock });
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir, systemClock),
+    createLink: (unit) => createLink(unit, log, pkiDir, systemClock, modbusLinks),
     transforms,
     spool,
     sinks: [sink],
