@@ -309,7 +309,14 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
         return Promise.reject(new PlantbridgeError(ErrorCode.NOT_CONNECTED, "not connected"));
       }
       return new Promise<TransactionOutcome[]>((resolve, reject) => {
-        queue.push(member.name, { member, pdus, outcomes: [], resolve, reject, cancelled: false });
+        const group: Group = { member, pdus, outcomes: [], resolve, reject, cancelled: false };
+        const admission = admit(member.state, clock.monotonic());
+        if (admission.kind === "refuse") {
+          // demoted: refused at once, without a turn on the wire
+          skipRest(group, ErrorCode.MODBUS_DEMOTED, admission.reason);
+          return;
+        }
+        queue.push(member.name, group);
         schedulePump();
       });
     },
