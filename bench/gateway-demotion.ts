@@ -208,6 +208,10 @@ export async function benchGatewayDemotion(
       variants,
       ratios: [
         { label: "reads/s beside the silent unit / alone (goal ≥ 0.95)", value: ratio },
+        {
+          label: "p50 read time alone / beside (robust to the machine's load)",
+          value: percentile(aloneMs, 50) / percentile(besideMs, 50),
+        },
         { label: "while it was being demoted (transient, not in the goal)", value: transientRatio },
       ],
       goal: "issue 10: the good unit keeps ≥ 95 % of its rate while another unit id on the same gateway never answers.",
