@@ -27,6 +27,7 @@ import { modbusExceptionReason } from "./exception-codes.ts";
 import { createFrameGuard, type FrameGuard, maxLateReplies } from "./frame-guard.ts";
 import type { GatewayMember } from "./gateway-member.ts";
 import { createRoundQueue } from "./gateway-rounds.ts";
+import { createSilenceWatch } from "./gateway-silence.ts";
 import { mbapFrame } from "./pdu.ts";
 
 /** What became of one request of a group. */
@@ -91,8 +92,7 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
   };
   const queue = createRoundQueue<Group>();
   const expiredBy = new Map<number, GatewayMember>();
-  /** Units in good standing whose requests timed out since the last frame arrived, in order. */
-  let silentStreak: GatewayMember[] = [];
+  const silence = createSilenceWatch<GatewayMember>();
   let inFlight: InFlight | undefined;
   let lastTransactionId = 0;
   let ended = false;
@@ -186,7 +186,7 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
     if (current === undefined || frame.readUInt16BE(0) !== current.transactionId) return;
     clearTimeout(current.timer);
     inFlight = undefined;
-    silentStreak = [];
+    silence.heard();
     const { group } = current;
     const member = group.member;
     const at = clock.monotonic();
@@ -211,7 +211,7 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
   }
 
   function lateReply(frame: Buffer, transactionId: number): void {
-    silentStreak = [];
+    silence.heard();
     const member = expiredBy.get(transactionId);
     expiredBy.delete(transactionId);
     member?.noteLateReply(frame.readUInt8(7));
@@ -226,12 +226,10 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
     expiredBy.set(transactionId, member);
     if (expiredBy.size > maxLateReplies) expiredBy.delete(expiredBy.keys().next().value as number);
     const reason = `no reply from unit id ${member.unitId} within ${member.timeoutMs} ms`;
-    if (!isSuspended(member.state) && members.has(member)) {
-      silentStreak.push(member);
-      if (everyUnitSilent()) {
-        connectionSilent(); // rejects the group in flight with the rest
-        return;
-      }
+    const inGoodStanding = (m: GatewayMember) => !isSuspended(m.state);
+    if (inGoodStanding(member) && members.has(member) && silence.timedOut(member, members, inGoodStanding)) {
+      connectionSilent(); // rejects the group in flight with the rest
+      return;
     }
     inFlight = undefined;
     member.noteNoAnswer(clock.monotonic(), reason);
@@ -244,16 +242,12 @@ export function createGatewayWire(options: GatewayWireOptions): GatewayWire {
     pump();
   }
 
-  function everyUnitSilent(): boolean {
-    for (const m of members) if (!isSuspended(m.state) && !silentStreak.includes(m)) return false;
-    return true;
-  }
-
   /** Every unit in good standing went silent at once: the gateway is gone, not a unit. */
   function connectionSilent(): void {
-    const silent = [...new Set(silentStreak)];
-    // The timeouts of the streak are the connection's: they do not demote anyone.
-    for (const m of silentStreak.slice(0, -1)) m.forgiveTimeout();
+    const silent = [...new Set(silence.streak)];
+    // The timeouts of the streak are the connection's: they do not demote anyone (the last one
+    // was never counted).
+    for (const m of silence.streak.slice(0, -1)) m.forgiveTimeout();
     const ids = silent.map((m) => m.unitId).join(", ");
     endBy(
       new PlantbridgeError(
