@@ -18,13 +18,14 @@ import { missingSlots, printFigures, storedCycles } from "../../support/unit-fau
 
 /**
  * Units behind one gateway on one shared connection, in a running plant: three unit ids of the scale
- * simulator's gateway, storage every second. The first unit id never answers (first in the file, so
+ * simulator's gateway, storage every 2 s. The first unit id never answers (first in the file, so
  * first on the wire in the first cycle: the worst case). It costs the two others no storage slot and
  * no bad sample: it times out, is demoted, its requests are then refused without holding the wire,
  * and its own samples are bad with the reason. Once it answers again, its probe brings it back.
  */
 
-const storageMs = 1_000;
+/** Long enough that a loaded machine reads the answering units well inside the deadline (1.8 s). */
+const storageMs = 2_000;
 const tagsPerUnit = 30;
 /** The silent unit's timeout: what it costs the others per cycle until demoted. */
 const silentTimeoutMs = 300;
@@ -59,7 +60,7 @@ describe("units behind one gateway in a plant", () => {
         tags: tagsPerUnit,
         connection: "shared",
         periodMs: storageMs,
-        deadlineMs: 800,
+        deadlineMs: 1_800,
         demotion: { after: 3, periodMs: 2_000, maxPeriodMs: 8_000 },
         reconnect: { initialDelayMs: 200, maxDelayMs: 1_000 },
         historianUrl: testDatabaseUrl,
@@ -83,7 +84,7 @@ describe("units behind one gateway in a plant", () => {
     running = await startPlant(plant, { log: silentLog() });
     const live = running;
     const cycles = () => live.health().storage.cycles;
-    await waitFor("ten cycles with the unit id silent", () => cycles() >= 10, 60_000);
+    await waitFor("eight cycles with the unit id silent", () => cycles() >= 8, 60_000);
     sim.setSilent(silent.unitId, false);
     const back = cycles();
     // its probe comes at the end of a demotion (at most 8 s), then a cycle stores it good
@@ -130,7 +131,7 @@ describe("units behind one gateway in a plant", () => {
     }
     // the silent unit: bad with its own reason while silent (never "not connected": its link stayed up)
     const silentBad = stored.filter((c) => c.quality(silentName) === "bad");
-    expect(silentBad.length).toBeGreaterThanOrEqual(9);
+    expect(silentBad.length).toBeGreaterThanOrEqual(7);
     const reasons = new Set(silentBad.flatMap((c) => c.reasons(silentName)));
     for (const reason of reasons) {
       expect(reason).toMatch(
