@@ -240,6 +240,36 @@ describe("units behind one gateway, one shared connection", () => {
     }
   });
 
+  it("a gateway's exception 11 (target device failed to respond) counts towards demotion like a timeout", async () => {
+    const { sim, modbus, linked } = await start({
+      timeoutMs: [2000, 2000, 2000],
+      demotion: { after: 2, periodMs: 60_000, maxPeriodMs: 60_000 },
+    });
+    const first = sim.units[0] as ScaleUnit;
+    // unit id 9 is behind the gateway's port, but the gateway reaches no device there: exception 11
+    const missingUnit = unitOf(
+      { ...first, index: 8, unitId: 9 },
+      { timeoutMs: 2000, demotion: { after: 2, periodMs: 60_000, maxPeriodMs: 60_000 } },
+    );
+    const missing = modbus.link(missingUnit);
+    const lost: PlantbridgeError[] = [];
+    missing.onLost((e) => lost.push(e));
+    links.push({ link: missing, unit: missingUnit, lost });
+    await Promise.all([missing.connect(), linked[0]?.link.connect()]);
+    const seen: string[][] = [];
+    for (let i = 0; i < 3; i++) seen.push(reasons(await missing.read(tagNames)));
+    expect(seen).toEqual([
+      ["bad: Modbus exception 11 (gateway target device failed to respond)"],
+      ["bad: Modbus exception 11 (gateway target device failed to respond)"],
+      ["bad: demoted for 60 s after 2 timeouts in a row"],
+    ]);
+    expect(sim.served.unit(1)?.exceptions).toBe(0);
+    expectServed(sim, first, await (linked[0] as Linked).link.read(tagNames));
+    const member = modbus.gateways.get(`${first.host}:${first.port}`)?.members.find((m) => m.unitId === 9);
+    expect(member?.figures).toMatchObject({ requests: 2, unanswered: 2, demotions: 1, refused: 1 });
+    expect(lost).toEqual([]);
+  });
+
   it("writes: a refusal is the unit's, a silent unit id rejects with NO_REPLY, then DEMOTED at once", async () => {
     const { sim, linked } = await start({
       timeoutMs: [2000, 2000, 150],
