@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: plantbridge's figures, each against a baseline measured in the same run.
  *
- *   node bench/run.ts [--only control,modbus,historian,spool] [--quick]
+ *   node bench/run.ts [--only control,modbus,historian,spool,gateway] [--quick]
  *
  * Prints one table per figure on stdout (progress goes to stderr) and writes var/bench/results.json.
  * It reports; it does not judge: no threshold fails it. It exits 1 only when a bench could not run.
@@ -16,6 +16,7 @@ import { routeOpcuaLibraryLogs } from "../bin/runtime/opcua-library-log.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { createLog } from "../lib/log.ts";
 import { benchControlLatency } from "./control-latency.ts";
+import { benchGatewayDemotion } from "./gateway-demotion.ts";
 import { benchHistorianIngest } from "./historian-ingest.ts";
 import { benchModbusScan } from "./modbus-scan.ts";
 import { benchSpoolAppend } from "./spool-append.ts";
@@ -30,7 +31,7 @@ if (nodeMajor < 24) {
   process.exit(1);
 }
 
-const benchNames = ["control", "modbus", "historian", "spool"] as const;
+const benchNames = ["control", "modbus", "historian", "spool", "gateway"] as const;
 type BenchName = (typeof benchNames)[number];
 
 const { values: args } = parseArgs({
@@ -76,6 +77,7 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
       warmUpCycles: quick ? 50 : 100,
       say,
     }),
+  gateway: (ws) => benchGatewayDemotion(ws, { spanMs: quick ? 3_000 : 15_000, chunks: quick ? 3 : 5, say }),
 };
 
 // node-opcua prints with console.log: its warnings go to stderr, never into the table on stdout.
@@ -125,7 +127,7 @@ await mkdir(benchVarDir, { recursive: true });
 const resultsFile = join(benchVarDir, "results.json");
 await writeFile(
   resultsFile,
-  `${JSON.stringify({ date: new Date(started).toISOString(), seconds, quick, repeats, machine, database: workspace.databaseKind, results, failures }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date(started).toISOString(), seconds, quick, repeats, machine, database: workspace.databaseKind, flat: Object.assign({}, ...results.map((r) => r.flat ?? {})), results, failures }, null, 2)}\n`,
 );
 say(`results written to ${resultsFile}`);
 process.exit(failures.length > 0 ? 1 : 0);

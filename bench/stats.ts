@@ -32,6 +32,8 @@ export interface SectionResult {
   notes: string[];
   /** Raw measurements (e.g. every latency of every run), for results.json only. */
   raw?: Record<string, number[][]>;
+  /** The section's headline figures under flat keys (`gateway.good_unit_rate_ratio`), for results.json. */
+  flat?: Record<string, number>;
 }
 
 /** Linear-interpolated percentile (0..100) of unsorted values; NaN for none. */

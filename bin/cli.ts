@@ -10,6 +10,11 @@ Usage:
   plantbridge sim [--duration S] [--var DIR] [--fault SPEC]... [--http [HOST:]PORT] [--inspect[=[HOST:]PORT]] [--log-level LEVEL]
       Start the PEMEL and METH simulators, the embedded PostgreSQL and the plant of config/sim.yaml.
       With --duration, stop after S seconds and print a one-line JSON summary.
+  plantbridge sim --scale UNITSxTAGS [--gateway] [--period D] [--duration S] [--fault SPEC]... [--var DIR]
+      Start the Modbus scale simulator (UNITS units x TAGS uint16 registers, changing every period) and a
+      generated plant storing every tag every D (default 1s), no control loop, embedded PostgreSQL.
+      Each unit is a device on its own port with a connection of its own; --gateway puts them behind
+      one gateway (unit ids 1..UNITS on one port) on one shared connection (connection: shared).
   plantbridge check FILE...
       Validate plant files; print every problem as file:line:col key.path: message; exit 1 on any.
   plantbridge import-pycomint DIR [--out FILE]
@@ -50,7 +55,8 @@ Options:
                      else 127.0.0.1:8480; port 0 = a free port). Beyond loopback it needs http.token.
   --inspect[=[HOST:]PORT]  serve the live actor system to the Stately inspector (default 127.0.0.1:4242)
   --log-level LEVEL  trace, debug, info (default), warn, error
-  --fault SPEC       sim only: inject a fault, e.g. pemel:drop-connections@5s, meth:restart@8s, pemel:exception=4@3s+5s
+  --fault SPEC       sim only: inject a fault, e.g. pemel:drop-connections@5s, meth:restart@8s, pemel:exception=4@3s+5s;
+                     with --scale: scale:silent=UNITID@AT[+FOR] (a unit id stops answering), scale:drop-connections@AT
   --var DIR          also on the commissioning commands: the PKI (client certificate, trust list) under DIR/pki
   --log-level LEVEL  commissioning commands: default warn (on stderr)
 `;
@@ -78,13 +84,20 @@ function usageOf(command: string): string[] {
     .map((l) => l.trim());
 }
 
+/** `run` takes the options `sim` does, except the scale simulator's. */
+function runOptions(args: readonly string[]) {
+  const options = parseCommon(args);
+  if (options.scale !== undefined) throw new Error("--scale goes with plantbridge sim, not run");
+  return options;
+}
+
 // Commands are imported when used: `check` should not pay for loading the OPC UA stack.
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case "run":
-        return await (await import("./commands/run.ts")).runCommand(parseCommon(rest));
+        return await (await import("./commands/run.ts")).runCommand(runOptions(rest));
       case "sim":
         return await (await import("./commands/sim.ts")).simCommand(parseCommon(rest));
       case undefined:

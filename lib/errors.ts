@@ -20,6 +20,10 @@ export const ErrorCode = {
   MODBUS_EXCEPTION: "PB_ERR_MODBUS_EXCEPTION",
   MODBUS_OFFLINE: "PB_ERR_MODBUS_OFFLINE",
   MODBUS_PROTOCOL: "PB_ERR_MODBUS_PROTOCOL",
+  /** One unit id on a shared connection did not answer in time; the connection itself lives on. */
+  MODBUS_NO_REPLY: "PB_ERR_MODBUS_NO_REPLY",
+  /** Refused without sending: the unit id is demoted on its shared connection after timeouts in a row. */
+  MODBUS_DEMOTED: "PB_ERR_MODBUS_DEMOTED",
   OPCUA_CONNECT: "PB_ERR_OPCUA_CONNECT",
   OPCUA_AUTH: "PB_ERR_OPCUA_AUTH",
   OPCUA_BAD_STATUS: "PB_ERR_OPCUA_BAD_STATUS",

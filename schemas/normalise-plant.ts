@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { parseAddress, parseDuration } from "./durations.ts";
 import type {
   ControlLoopConfig,
+  DemotionConfig,
   HistorianConfig,
   HttpConfig,
   ModbusTagConfig,
@@ -25,6 +26,7 @@ import type {
 import { parseTagId } from "./plant-types.ts";
 import type {
   RawControlLoop,
+  RawDemotion,
   RawDuration,
   RawHttp,
   RawModbusUnit,
@@ -42,6 +44,7 @@ export const DEFAULTS = {
   modbusPort: 502,
   modbusUnitId: 1,
   modbusTimeoutMs: 1000,
+  demotion: { after: 3, periodMs: 10_000, maxPeriodMs: 300_000 },
   maxRegistersPerRequest: 125,
   maxGapRegisters: 10,
   opcuaTimeoutMs: 5000,
@@ -142,6 +145,17 @@ function reconnect(raw: RawReconnect | undefined): ReconnectConfig {
   };
 }
 
+function demotion(raw: RawDemotion | undefined): DemotionConfig {
+  const d = DEFAULTS.demotion;
+  const periodMs = ms(raw?.period, d.periodMs);
+  return {
+    after: raw?.after ?? d.after,
+    periodMs,
+    // a period longer than the default cap keeps its own length as the cap
+    maxPeriodMs: ms(raw?.maxPeriod, Math.max(d.maxPeriodMs, periodMs)),
+  };
+}
+
 function modbusUnit(
   name: string,
   raw: RawModbusUnit,
@@ -182,6 +196,8 @@ function modbusUnit(
     port: raw.port ?? DEFAULTS.modbusPort,
     unitId: raw.unitId ?? DEFAULTS.modbusUnitId,
     timeoutMs: ms(raw.timeout, DEFAULTS.modbusTimeoutMs),
+    connection: raw.connection ?? "separate",
+    demotion: demotion(raw.demotion),
     maxRegistersPerRequest: raw.maxRegistersPerRequest ?? DEFAULTS.maxRegistersPerRequest,
     maxGapRegisters: raw.maxGapRegisters ?? DEFAULTS.maxGapRegisters,
     reconnect: reconnect(raw.reconnect),

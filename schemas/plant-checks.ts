@@ -77,7 +77,27 @@ function checkModbusUnit(check: Checker, unit: string, config: RawModbusUnit): v
   const base = ["units", unit];
   check.duration([...base, "timeout"], config.timeout);
   checkReconnect(check, [...base, "reconnect"], config.reconnect);
+  checkDemotion(check, base, config);
   for (const [name, tag] of Object.entries(config.tags)) checkModbusTag(check, [...base, "tags", name], tag);
+}
+
+/** `demotion` belongs to shared connections; its longest period is not below its first. */
+function checkDemotion(check: Checker, base: string[], config: RawModbusUnit): void {
+  const demotion = config.demotion;
+  if (demotion === undefined) return;
+  const path = [...base, "demotion"];
+  if (config.connection !== "shared") {
+    check.report(
+      path,
+      "demotion applies to units on a shared connection only (connection: shared); a unit with a connection of its own reconnects instead",
+      "key",
+    );
+  }
+  const period = check.duration([...path, "period"], demotion.period);
+  const maxPeriod = check.duration([...path, "maxPeriod"], demotion.maxPeriod);
+  if (period !== undefined && maxPeriod !== undefined && maxPeriod < period) {
+    check.report([...path, "maxPeriod"], "maxPeriod is below period");
+  }
 }
 
 function checkModbusTag(check: Checker, path: string[], tag: RawModbusTag): void {

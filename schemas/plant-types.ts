@@ -91,6 +91,22 @@ export interface ReconnectConfig {
   stableAfterMs: number;
 }
 
+/**
+ * `separate`: the unit has a TCP connection of its own. `shared`: every shared unit of one host:port
+ * uses one TCP connection (gateways that allow one connection only), one transaction at a time.
+ */
+export type ModbusConnectionMode = "separate" | "shared";
+
+/** Demotion of a unit id that stops answering on a shared connection (adapters/modbus/demotion.ts). */
+export interface DemotionConfig {
+  /** Timeouts in a row that demote the unit. */
+  after: number;
+  /** First demotion period; each further demotion in a row doubles it. */
+  periodMs: number;
+  /** Cap of the demotion period. */
+  maxPeriodMs: number;
+}
+
 export interface ModbusUnitConfig {
   name: string;
   protocol: "modbus-tcp";
@@ -100,6 +116,9 @@ export interface ModbusUnitConfig {
   unitId: number;
   /** Timeout of connect and of every request. */
   timeoutMs: number;
+  connection: ModbusConnectionMode;
+  /** Used by shared connections only (defaults filled in for every unit). */
+  demotion: DemotionConfig;
   /** Largest read request in registers (protocol maximum 125) or coils (2000). */
   maxRegistersPerRequest: number;
   /** Gaps of at most this many unused registers are bridged to merge two requests into one. */

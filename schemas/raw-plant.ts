@@ -29,6 +29,12 @@ export interface RawReconnect {
   stableAfter?: RawDuration;
 }
 
+export interface RawDemotion {
+  after?: number;
+  period?: RawDuration;
+  maxPeriod?: RawDuration;
+}
+
 export type RawModbusType = "bool" | "int16" | "uint16" | "int32" | "uint32" | "float32" | "float64" | "bits";
 
 export interface RawModbusTag {
@@ -52,6 +58,8 @@ export interface RawModbusUnit {
   port?: number;
   unitId?: number;
   timeout?: RawDuration;
+  connection?: "separate" | "shared";
+  demotion?: RawDemotion;
   maxRegistersPerRequest?: number;
   maxGapRegisters?: number;
   reconnect?: RawReconnect;

@@ -17,6 +17,12 @@
  *
  * An exception reply whose code jsmodbus cannot name reaches the library with a stand-in code it
  * can name, and the guard keeps the code that was on the wire (`exceptionCodeOnWire`).
+ *
+ * A shared connection (gateway-connection.ts) outlives a request that timed out: it `expire`s the
+ * request instead of killing the stream. Its reply, should it still come, must pass the same checks
+ * and is then handed to `onLate` and dropped, never to `onFrame`; the guard remembers the last
+ * `maxLateReplies` expired requests (the oldest forgotten first: a reply to one of those is a
+ * violation again).
  */
 
 /** The MBAP header: transaction id, protocol id, length, unit id. */
@@ -27,6 +33,9 @@ export const maxMbapLength = 254;
 export const minMbapLength = 2;
 /** The most bytes the guard ever holds: one incomplete frame. */
 export const maxHeldBytes = 6 + maxMbapLength;
+
+/** Expired requests whose late reply is still recognised (and dropped). */
+export const maxLateReplies = 16;
 
 /** Exception codes jsmodbus can turn into a message (its `errorCodeToMessage`); any other throws. */
 const libraryExceptionCodes: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 6, 8, 10, 11]);
@@ -84,11 +93,15 @@ export interface FrameGuardOptions {
   onFrame: (frame: Buffer) => void;
   /** Called once, for the first byte that cannot be a reply to a request in flight. */
   onViolation: (message: string) => void;
+  /** A complete, valid reply to an expired request (dropped). Needed only by a guard that expires requests. */
+  onLate?: (frame: Buffer, transactionId: number) => void;
 }
 
 export interface FrameGuard {
   /** The client wrote this request frame: a reply to it may come. */
   sent(request: Buffer): void;
+  /** The request timed out, the stream goes on: its reply, if it still comes, is dropped (`onLate`). */
+  expire(transactionId: number): void;
   /** Bytes from the unit. */
   received(chunk: Buffer): void;
   /** A violation found outside the guard (the library failed on a frame): same effect as one found here. */
@@ -99,12 +112,16 @@ export interface FrameGuard {
   readonly held: number;
   /** Requests sent and not answered yet. */
   readonly inFlight: number;
+  /** Expired requests whose late reply would still be recognised. */
+  readonly expired: number;
   /** Set after a violation: the stream cannot be trusted, nothing passes any more. */
   readonly violation: string | undefined;
 }
 
 export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
   const pending = new Map<number, ExpectedReply>();
+  /** Expired requests, oldest first (Map keeps insertion order). */
+  const late = new Map<number, ExpectedReply>();
   let held: Buffer = Buffer.alloc(0);
   let violation: string | undefined;
   /** The latest exception reply that passed, with the code as the unit sent it. */
@@ -115,6 +132,7 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
     violation = message;
     held = Buffer.alloc(0);
     pending.clear();
+    late.clear();
     options.onViolation(message);
   }
 
@@ -125,13 +143,30 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
       violate(`the client wrote ${request.length} bytes that are not one Modbus TCP request`);
       return;
     }
+    late.delete(expected.transactionId);
     pending.set(expected.transactionId, expected);
+  }
+
+  function expire(transactionId: number): void {
+    const expected = pending.get(transactionId);
+    if (expected === undefined || violation !== undefined) return;
+    pending.delete(transactionId);
+    late.set(transactionId, expected);
+    if (late.size > maxLateReplies) {
+      const oldest = late.keys().next();
+      if (oldest.done !== true) late.delete(oldest.value);
+    }
+  }
+
+  /** What the frame with this transaction id must answer: a request in flight, or an expired one. */
+  function expectationOf(transactionId: number): ExpectedReply | undefined {
+    return pending.get(transactionId) ?? late.get(transactionId);
   }
 
   /** Checks the header (and the function code once there) of the frame at the start of `held`. */
   function headerProblem(): string | undefined {
     const transactionId = held.readUInt16BE(0);
-    const expected = pending.get(transactionId);
+    const expected = expectationOf(transactionId);
     if (expected === undefined) {
       return pending.size === 0
         ? `unit sent a reply (transaction id ${transactionId}) while no request was in flight`
@@ -174,7 +209,7 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
     if (violation !== undefined || chunk.length === 0) return;
     held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
     while (violation === undefined && held.length > 0) {
-      if (pending.size === 0) {
+      if (pending.size === 0 && late.size === 0) {
         violate(`unit sent ${held.length} bytes while no request was in flight`);
         return;
       }
@@ -188,7 +223,7 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
       if (held.length < size) break;
       const frame = held.subarray(0, size);
       const transactionId = frame.readUInt16BE(0);
-      const expected = pending.get(transactionId);
+      const expected = expectationOf(transactionId);
       if (expected === undefined) break; // unreachable: headerProblem checked it
       const pdu = frame.subarray(mbapHeaderBytes);
       const isException = pdu.readUInt8(0) !== expected.functionCode;
@@ -199,9 +234,11 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
           return;
         }
       }
-      pending.delete(transactionId);
+      const wasLate = !pending.delete(transactionId);
+      late.delete(transactionId);
       held = held.length === size ? Buffer.alloc(0) : held.subarray(size);
-      options.onFrame(isException ? libraryExceptionFrame(frame, transactionId) : Buffer.from(frame));
+      if (wasLate) options.onLate?.(Buffer.from(frame), transactionId);
+      else options.onFrame(isException ? libraryExceptionFrame(frame, transactionId) : Buffer.from(frame));
     }
     // what remains is one incomplete frame (its header checked once complete): a copy, so that the
     // socket's chunk it was cut from is not kept alive with it
@@ -223,6 +260,7 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
 
   return {
     sent,
+    expire,
     received,
     fail: violate,
     exceptionCodeOnWire,
@@ -231,6 +269,9 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
     },
     get inFlight() {
       return pending.size;
+    },
+    get expired() {
+      return late.size;
     },
     get violation() {
       return violation;

@@ -19,15 +19,15 @@ import { ModbusTCPClient } from "jsmodbus";
 import { type Clock, systemClock } from "../../lib/clock.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
-import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
+import type { ModbusUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading, ReadingStamp, TagValue, UnitLink } from "../types.ts";
-import { decodeRegisters, isBitArea, widthOf } from "./codec.ts";
+import { isBitArea } from "./codec.ts";
 import { modbusExceptionReason } from "./exception-codes.ts";
 import { type GuardedSocket, guardSocket } from "./guarded-socket.ts";
 import { toPlantbridgeError } from "./library-errors.ts";
-import { type PlannedRequest, planRequests } from "./request-plan.ts";
+import type { PlannedRequest } from "./request-plan.ts";
 import { createTransactionQueue, type TransactionQueue } from "./transaction-queue.ts";
-import { checkModbusWrite } from "./write-check.ts";
+import { type AreaValues, createUnitTags } from "./unit-tags.ts";
 
 export interface ModbusLinkDeps {
   log: Log;
@@ -46,22 +46,16 @@ interface Connection {
   closed: Promise<void>;
 }
 
-/** Raw result of one planned read: register words or coil bits, in address order. */
-type AreaValues = { kind: "words"; words: readonly number[] } | { kind: "bits"; bits: readonly boolean[] };
-
-const planCacheLimit = 64;
-
 export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): UnitLink {
   const log = deps.log.child({ unit: unit.name, protocol: "modbus-tcp" });
   const clock = deps.clock ?? systemClock;
   const stamp = (): ReadingStamp => ({ time: clock.wall(), receivedAt: clock.monotonic() });
-  const tagsByName = new Map(unit.tags.map((t) => [t.name, t]));
-  const planCache = new Map<string, PlannedRequest[]>();
+  const tags = createUnitTags(unit);
   const lostListeners = new Set<(error: PlantbridgeError) => void>();
   let connection: Connection | undefined;
   let connecting: { promise: Promise<void>; abort: (error: PlantbridgeError) => void } | undefined;
 
-  const origin = (tag?: string) => (tag === undefined ? { unit: unit.name } : { unit: unit.name, tag });
+  const origin = tags.origin;
 
   function emitLost(error: PlantbridgeError): void {
     log.warn({ code: error.code }, `link lost: ${error.message}`);
@@ -189,32 +183,6 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     return connection;
   }
 
-  function lookUp(name: string): ModbusTagConfig {
-    const tag = tagsByName.get(name);
-    if (tag === undefined) {
-      throw new PlantbridgeError(
-        ErrorCode.UNKNOWN_TAG,
-        `unit ${unit.name} has no tag "${name}"`,
-        origin(name),
-      );
-    }
-    return tag;
-  }
-
-  function planFor(names: readonly string[]): PlannedRequest[] {
-    const unique = [...new Set(names)].sort();
-    const key = unique.join("\n");
-    const cached = planCache.get(key);
-    if (cached !== undefined) return cached;
-    const plan = planRequests(unique.map(lookUp), {
-      maxRegisters: unit.maxRegistersPerRequest,
-      maxGap: unit.maxGapRegisters,
-    });
-    if (planCache.size >= planCacheLimit) planCache.clear();
-    planCache.set(key, plan);
-    return plan;
-  }
-
   async function readArea(client: ModbusTCPClient, request: PlannedRequest): Promise<AreaValues> {
     const { address, count } = request;
     switch (request.area) {
@@ -237,42 +205,8 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     }
   }
 
-  function decodeRequest(
-    request: PlannedRequest,
-    values: AreaValues,
-    at: ReadingStamp,
-  ): Map<string, Reading> {
-    const readings = new Map<string, Reading>();
-    const available = values.kind === "words" ? values.words.length : values.bits.length;
-    for (const tag of request.tags) {
-      const from = tag.address - request.address;
-      const width = widthOf(tag);
-      if (from + width > available) {
-        readings.set(tag.name, {
-          value: null,
-          quality: "bad",
-          code: ErrorCode.MODBUS_PROTOCOL,
-          reason: `short reply: unit served ${available} of ${request.count} ${isBitArea(request.area) ? "bits" : "registers"}`,
-          ...at,
-        });
-        continue;
-      }
-      try {
-        const value: TagValue =
-          values.kind === "bits"
-            ? values.bits[from] === true
-            : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
-        readings.set(tag.name, { value, quality: "good", ...at });
-      } catch (e) {
-        const code = e instanceof PlantbridgeError ? e.code : ErrorCode.BAD_INPUT;
-        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), code, ...at });
-      }
-    }
-    return readings;
-  }
-
   async function read(names: readonly string[]): Promise<Map<string, Reading>> {
-    const plan = planFor(names);
+    const plan = tags.planFor(names);
     const conn = liveConnection();
     const parts = await Promise.all(
       plan.map((request) =>
@@ -281,7 +215,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
             readArea(conn.client, request),
           )
           .then(
-            (values) => decodeRequest(request, values, stamp()),
+            (values) => tags.decode(request, values, stamp()),
             (e: unknown) => exceptionReadings(request, e, conn),
           ),
       ),
@@ -297,13 +231,7 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     if (code === undefined) throw linkFailure(e, conn);
     const reason = modbusExceptionReason(code);
     log.debug({ area: request.area, address: request.address, count: request.count, code }, reason);
-    const at = stamp();
-    return new Map(
-      request.tags.map((t): [string, Reading] => [
-        t.name,
-        { value: null, quality: "bad", reason, code: ErrorCode.MODBUS_EXCEPTION, ...at },
-      ]),
-    );
+    return tags.bad(request, reason, stamp(), ErrorCode.MODBUS_EXCEPTION);
   }
 
   /**
@@ -316,13 +244,8 @@ export function createModbusLink(unit: ModbusUnitConfig, deps: ModbusLinkDeps): 
     return error;
   }
 
-  function checkWrite(name: string, value: TagValue): { tag: ModbusTagConfig; words: number[] } {
-    const tag = lookUp(name);
-    return { tag, words: checkModbusWrite(tag, value, origin(name)) };
-  }
-
   async function write(name: string, value: TagValue): Promise<void> {
-    const { tag, words } = checkWrite(name, value);
+    const { tag, words } = tags.checkWrite(name, value);
     const conn = liveConnection(name);
     const what = `write ${tag.area} ${tag.address}`;
     try {

@@ -12,6 +12,7 @@ import type { RunningSimulators } from "../runtime/simulators.ts";
  * and the plant of config/sim.yaml — no other set-up. With --duration, prints one JSON line and exits 0.
  */
 export async function simCommand(options: CommonOptions): Promise<number> {
+  if (options.scale !== undefined) return (await import("./sim-scale.ts")).simScaleCommand(options);
   const varDir = resolve(options.varDir ?? join("var", "sim"));
   // A bad --fault spec ends the command before anything is created, started or even loaded.
   checkFaultSpecs(options.faults);

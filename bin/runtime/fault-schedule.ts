@@ -5,12 +5,17 @@
  *   pemel:stop-answering@10s+8s      PEMEL accepts requests but never replies, from 10 s for 8 s
  *   meth:restart@8s                  restart the METH OPC UA server at 8 s
  *   meth:bad-status=h2_demand@4s+6s  METH serves Bad status on its H2 demand from 4 s for 6 s
+ *   scale:silent=3@5s+20s            (sim --scale) unit id 3 reads its requests and never answers, from 5 s for 20 s
+ *   scale:drop-connections@8s        (sim --scale) the scale simulator drops every connection at 8 s
  */
 
 import type { MethFault } from "../../simulators/meth/index.ts";
 import type { PemelFault } from "../../simulators/pemel/index.ts";
 
-export type FaultTarget = "pemel" | "meth";
+export type FaultTarget = "pemel" | "meth" | "scale";
+
+/** What `--fault scale:…` does to the Modbus scale simulator. */
+export type ScaleFault = { kind: "silent"; unitId: number } | { kind: "drop-connections" };
 
 export interface ScheduledFault {
   spec: string;
@@ -23,7 +28,7 @@ export interface ScheduledFault {
 }
 
 const specPattern =
-  /^(pemel|meth):([a-z-]+)(?:=([^@]+))?@(\d+(?:\.\d+)?)(ms|s)?(?:\+(\d+(?:\.\d+)?)(ms|s)?)?$/;
+  /^(pemel|meth|scale):([a-z-]+)(?:=([^@]+))?@(\d+(?:\.\d+)?)(ms|s)?(?:\+(\d+(?:\.\d+)?)(ms|s)?)?$/;
 
 function toMs(value: string, unit: string | undefined): number {
   return Number(value) * (unit === "ms" ? 1 : 1000);
@@ -85,14 +90,38 @@ export function methFault(f: ScheduledFault): MethFault {
   }
 }
 
+export function scaleFault(f: ScheduledFault): ScaleFault {
+  switch (f.kind) {
+    case "drop-connections":
+      return { kind: f.kind };
+    case "silent": {
+      const unitId = Number(f.arg ?? "1");
+      if (!Number.isInteger(unitId) || unitId < 0 || unitId > 255)
+        throw new Error(`--fault ${f.spec}: silent=UNITID needs a unit id 0..255`);
+      return { kind: "silent", unitId };
+    }
+    default:
+      throw new Error(`--fault ${f.spec}: the scale simulator knows silent=UNITID and drop-connections`);
+  }
+}
+
 /**
- * Parses and checks every `--fault` spec (syntax, kind per unit, argument); throws naming the
- * first bad spec. Call it before anything is created or started.
+ * Parses and checks every `--fault` spec (syntax, kind per unit, argument) for the simulators that
+ * run (`targets`: PEMEL and METH for `sim`, the scale simulator for `sim --scale`); throws naming
+ * the first bad spec. Call it before anything is created or started.
  */
-export function checkFaultSpecs(specs: readonly string[]): ScheduledFault[] {
+export function checkFaultSpecs(
+  specs: readonly string[],
+  targets: readonly FaultTarget[] = ["pemel", "meth"],
+): ScheduledFault[] {
   const schedule = specs.map(parseFaultSpec);
   for (const f of schedule) {
-    if (f.kind !== "restart") f.target === "pemel" ? pemelFault(f) : methFault(f);
+    if (!targets.includes(f.target))
+      throw new Error(
+        `--fault ${f.spec}: no ${f.target} simulator runs here (this run has ${targets.join(", ")})`,
+      );
+    if (f.target === "scale") scaleFault(f);
+    else if (f.kind !== "restart") f.target === "pemel" ? pemelFault(f) : methFault(f);
   }
   return schedule;
 }

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { createActor, toPromise } from "xstate";
 import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded.ts";
-import { createModbusLink } from "../../adapters/modbus/modbus-link.ts";
+import { createModbusLinks, type ModbusLinks } from "../../adapters/modbus/modbus-links.ts";
 import { createOpcuaLink } from "../../adapters/opcua/opcua-link.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool, type SqliteSpool } from "../../adapters/spool/sqlite-spool.ts";
@@ -66,13 +66,12 @@ function createLink(
   log: Log,
   pkiDir: string,
   clock: Clock,
+  modbus: ModbusLinks,
   meters: Map<string, LinkMeter>,
 ): UnitLink {
   // The adapters name their unit in every log line themselves.
   const link =
-    unit.protocol === "modbus-tcp"
-      ? createModbusLink(unit, { log, clock })
-      : createOpcuaLink(unit, { log, pkiDir, clock });
+    unit.protocol === "modbus-tcp" ? modbus.link(unit) : createOpcuaLink(unit, { log, pkiDir, clock });
   const metered = meterLink(link);
   meters.set(unit.name, metered.meter);
   return metered.link;
@@ -147,8 +146,10 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   const pkiDir = join(plant.varDir, "pki");
   const clock = options.clock ?? systemClock;
   const meters = new Map<string, LinkMeter>();
+  // One per plant: units with `connection: shared` on one host:port share a connection through it.
+  const modbusLinks = createModbusLinks({ log, clock });
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir, clock, meters),
+    createLink: (unit) => createLink(unit, log, pkiDir, clock, modbusLinks, meters),
     transforms,
     spool,
     sinks: [sink],

@@ -1,5 +1,6 @@
 // Shared set-up for the Modbus integration tests: a PEMEL simulator on a free loopback port and links to it.
 import { createModbusLink } from "../../../adapters/modbus/modbus-link.ts";
+import { createModbusLinks } from "../../../adapters/modbus/modbus-links.ts";
 import type { UnitLink } from "../../../adapters/types.ts";
 import type { PlantbridgeError } from "../../../lib/errors.ts";
 import { silentLog } from "../../../lib/log.ts";
@@ -19,8 +20,12 @@ export interface TestLink {
   nextLost(): Promise<PlantbridgeError>;
 }
 
+/** A link to the unit: a connection of its own, or (`connection: shared`) a seat on a gateway of its own. */
 export function linkTo(unit: ModbusUnitConfig): TestLink {
-  const link = createModbusLink(unit, { log: silentLog() });
+  const link =
+    unit.connection === "shared"
+      ? createModbusLinks({ log: silentLog() }).link(unit)
+      : createModbusLink(unit, { log: silentLog() });
   const lost: PlantbridgeError[] = [];
   const waiters: ((e: PlantbridgeError) => void)[] = [];
   link.onLost((e) => {

@@ -43,78 +43,82 @@ tags.push(
   tag("estop_ok", 0x0013, "bool", { area: "discrete" }),
 );
 
-let sim: PemelSimulator;
-let link: TestLink["link"];
+// The same round trips on a connection of its own (jsmodbus client) and on a shared connection
+// (the gateway's own MBAP client): both encode, decode and check alike.
+describe.each(["separate", "shared"] as const)("%s connection", (connection) => {
+  let sim: PemelSimulator;
+  let link: TestLink["link"];
 
-beforeAll(async () => {
-  sim = await startSimulator();
-  link = linkTo(unitFor(sim, { tags })).link;
-  await link.connect();
-});
-
-afterAll(async () => {
-  await link.close();
-  await sim.stop();
-});
-
-describe("every type and word order through real registers", () => {
-  it.each(cases)("$name ← $value", async ({ name, value }) => {
-    await link.write(name, value);
-    const reading = (await link.read([name])).get(name);
-    expect(reading?.quality).toBe("good");
-    expect(reading?.value === value).toBe(true);
+  beforeAll(async () => {
+    sim = await startSimulator();
+    link = linkTo(unitFor(sim, { tags, connection })).link;
+    await link.connect();
   });
 
-  it("writes land in the registers in the declared word order", async () => {
-    await link.write("uint32_CDAB", 0x12345678);
-    const t = tags.find((x) => x.name === "uint32_CDAB")!;
-    const holding = sim.memory().holding;
-    expect([holding.readUInt16BE(t.address * 2), holding.readUInt16BE(t.address * 2 + 2)]).toEqual([
-      0x5678, 0x1234,
-    ]);
-    const last = sim.served.registerWrites.at(-1);
-    expect(last).toMatchObject({ area: "holding", address: t.address, values: [0x5678, 0x1234] });
+  afterAll(async () => {
+    await link.close();
+    await sim.stop();
   });
 
-  it("16-bit writes use FC6 (one register), wider ones FC16", async () => {
-    const before = sim.served.registerWriteCount;
-    await link.write("int16_ABCD", -5);
-    await link.write("float64_DCBA", 1.5);
-    expect(sim.served.registerWriteCount - before).toBe(2);
-    expect(sim.served.registerWrites.slice(-2).map((w) => w.values.length)).toEqual([1, 4]);
-  });
+  describe("every type and word order through real registers", () => {
+    it.each(cases)("$name ← $value", async ({ name, value }) => {
+      await link.write(name, value);
+      const reading = (await link.read([name])).get(name);
+      expect(reading?.quality).toBe("good");
+      expect(reading?.value === value).toBe(true);
+    });
 
-  it("scale and offset apply both ways", async () => {
-    await link.write("scaled_temperature", 21.7);
-    expect(sim.memory().holding.readInt16BE(0x2000 * 2)).toBe(617);
-    const reading = (await link.read(["scaled_temperature"])).get("scaled_temperature");
-    expect(reading?.value).toBeCloseTo(21.7, 10);
-  });
+    it("writes land in the registers in the declared word order", async () => {
+      await link.write("uint32_CDAB", 0x12345678);
+      const t = tags.find((x) => x.name === "uint32_CDAB")!;
+      const holding = sim.memory().holding;
+      expect([holding.readUInt16BE(t.address * 2), holding.readUInt16BE(t.address * 2 + 2)]).toEqual([
+        0x5678, 0x1234,
+      ]);
+      const last = sim.served.registerWrites.at(-1);
+      expect(last).toMatchObject({ area: "holding", address: t.address, values: [0x5678, 0x1234] });
+    });
 
-  it("a bool in a holding register and coils round-trip", async () => {
-    for (const v of [true, false, true]) {
-      await link.write("flag_register", v);
-      await link.write("valve_coil", v);
-      await link.write("pump_coil", !v);
-      await link.write("coil_at_top", v);
-      const r = await link.read(["flag_register", "valve_coil", "pump_coil", "coil_at_top"]);
-      expect([...r.values()].map((x) => x.value)).toEqual([v, v, !v, v]);
-    }
-  });
+    it("16-bit writes use FC6 (one register), wider ones FC16", async () => {
+      const before = sim.served.registerWriteCount;
+      await link.write("int16_ABCD", -5);
+      await link.write("float64_DCBA", 1.5);
+      expect(sim.served.registerWriteCount - before).toBe(2);
+      expect(sim.served.registerWrites.slice(-2).map((w) => w.values.length)).toEqual([1, 4]);
+    });
 
-  it("input registers and discrete inputs read what the unit holds", async () => {
-    const memory = sim.memory();
-    // float32 CDAB at 0x0300: low word first
-    const f = Buffer.alloc(4);
-    f.writeFloatBE(-273.5);
-    memory.input.writeUInt16BE(f.readUInt16BE(2), 0x0300 * 2);
-    memory.input.writeUInt16BE(f.readUInt16BE(0), 0x0301 * 2);
-    memory.input.writeInt16BE(-7, 0x0302 * 2);
-    memory.discrete[0x10 >> 3] = 0b0000_0001; // discrete 0x10 on, 0x13 off
-    const r = await link.read(["input_float", "input_int", "door_closed", "estop_ok"]);
-    expect(r.get("input_float")?.value).toBe(-273.5);
-    expect(r.get("input_int")?.value).toBe(-7);
-    expect(r.get("door_closed")?.value).toBe(true);
-    expect(r.get("estop_ok")?.value).toBe(false);
+    it("scale and offset apply both ways", async () => {
+      await link.write("scaled_temperature", 21.7);
+      expect(sim.memory().holding.readInt16BE(0x2000 * 2)).toBe(617);
+      const reading = (await link.read(["scaled_temperature"])).get("scaled_temperature");
+      expect(reading?.value).toBeCloseTo(21.7, 10);
+    });
+
+    it("a bool in a holding register and coils round-trip", async () => {
+      for (const v of [true, false, true]) {
+        await link.write("flag_register", v);
+        await link.write("valve_coil", v);
+        await link.write("pump_coil", !v);
+        await link.write("coil_at_top", v);
+        const r = await link.read(["flag_register", "valve_coil", "pump_coil", "coil_at_top"]);
+        expect([...r.values()].map((x) => x.value)).toEqual([v, v, !v, v]);
+      }
+    });
+
+    it("input registers and discrete inputs read what the unit holds", async () => {
+      const memory = sim.memory();
+      // float32 CDAB at 0x0300: low word first
+      const f = Buffer.alloc(4);
+      f.writeFloatBE(-273.5);
+      memory.input.writeUInt16BE(f.readUInt16BE(2), 0x0300 * 2);
+      memory.input.writeUInt16BE(f.readUInt16BE(0), 0x0301 * 2);
+      memory.input.writeInt16BE(-7, 0x0302 * 2);
+      memory.discrete[0x10 >> 3] = 0b0000_0001; // discrete 0x10 on, 0x13 off
+      const r = await link.read(["input_float", "input_int", "door_closed", "estop_ok"]);
+      expect(r.get("input_float")?.value).toBe(-273.5);
+      expect(r.get("input_int")?.value).toBe(-7);
+      expect(r.get("door_closed")?.value).toBe(true);
+      expect(r.get("estop_ok")?.value).toBe(false);
+    });
   });
 });

@@ -395,6 +395,8 @@ export function pemelUnit(): ModbusUnitConfig {
   return {
     name: "PEMEL",
     protocol: "modbus-tcp",
+    connection: "separate",
+    demotion: { after: 3, periodMs: 10_000, maxPeriodMs: 300_000 },
     host: "127.0.0.1",
     port: 502,
     unitId: 0,

@@ -79,6 +79,8 @@ export function pemelUnit(port: number, extra: Partial<ModbusUnitConfig> = {}): 
     port,
     unitId: 0,
     timeoutMs: 2000,
+    connection: "separate",
+    demotion: { after: 3, periodMs: 10_000, maxPeriodMs: 300_000 },
     maxRegistersPerRequest: 125,
     maxGapRegisters: 10,
     reconnect: { initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.2, stableAfterMs: 10_000 },

@@ -1,0 +1,236 @@
+/**
+ * A Modbus TCP gateway (one host:port) whose units share one TCP connection (`connection: shared`).
+ * Each unit gets a seat: its own connect, close and lost signal over the one socket, so that each
+ * unit's connection machine works as it does with a connection of its own.
+ *
+ * - `connect()` of the first unit opens the socket (bounded by the longest timeout of the gateway's
+ *   units); the others join it. Units that connect while it opens share the attempt.
+ * - `close()` takes the unit off the connection; the last one to leave closes the socket.
+ * - The connection ending by itself (socket closed, protocol violation, every unit silent) is a lost
+ *   link for every unit on it, each told once. A unit's demotion is not a lost link.
+ */
+import { Socket } from "node:net";
+import type { Clock } from "../../lib/clock.ts";
+import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
+import type { Log } from "../../lib/log.ts";
+import type { DemotionPolicy } from "./demotion.ts";
+import { createGatewayMember, type GatewayMember } from "./gateway-member.ts";
+import { createGatewayWire, type GatewayWire, type TransactionOutcome } from "./gateway-wire.ts";
+
+export interface SeatConfig {
+  name: string;
+  unitId: number;
+  timeoutMs: number;
+  demotion: DemotionPolicy;
+}
+
+/** One unit's place on the shared connection. */
+export interface GatewaySeat {
+  readonly member: GatewayMember;
+  connect(): Promise<void>;
+  /** One outcome per request PDU; rejects (link-level) when the unit is not on a live connection. */
+  run(pdus: readonly Buffer[]): Promise<TransactionOutcome[]>;
+  close(): Promise<void>;
+  onLost(listener: (error: PlantbridgeError) => void): () => void;
+}
+
+export interface ModbusGateway {
+  readonly address: string;
+  seat(config: SeatConfig): GatewaySeat;
+  readonly members: readonly GatewayMember[];
+}
+
+interface SeatState {
+  member: GatewayMember;
+  wire: GatewayWire | undefined;
+  connecting: { promise: Promise<void>; abort(error: PlantbridgeError): void } | undefined;
+  lost: Set<(error: PlantbridgeError) => void>;
+}
+
+export function createModbusGateway(
+  host: string,
+  port: number,
+  deps: { log: Log; clock: Clock },
+): ModbusGateway {
+  const address = `${host}:${port}`;
+  const log = deps.log.child({ gateway: address, protocol: "modbus-tcp" });
+  const seats = new Map<string, SeatState>();
+  let wire: GatewayWire | undefined;
+  let opening: Promise<GatewayWire> | undefined;
+
+  const connectTimeoutMs = () => Math.max(...[...seats.values()].map((s) => s.member.timeoutMs));
+  const withUnit = (error: PlantbridgeError, unit: string) =>
+    new PlantbridgeError(error.code, error.message, { ...error.origin, unit }, { cause: error });
+
+  function wireEnded(error: PlantbridgeError, members: readonly GatewayMember[]): void {
+    log.warn(
+      { code: error.code, units: members.map((m) => m.name) },
+      `shared connection lost: ${error.message}`,
+    );
+    for (const member of members) {
+      const seat = seats.get(member.name);
+      if (seat === undefined || seat.wire === undefined) continue;
+      seat.wire = undefined;
+      for (const listener of [...seat.lost]) {
+        try {
+          listener(withUnit(error, member.name));
+        } catch (e) {
+          log.error({ unit: member.name, err: errorMessage(e) }, "a lost-link listener threw");
+        }
+      }
+    }
+  }
+
+  function open(): Promise<GatewayWire> {
+    const timeoutMs = connectTimeoutMs();
+    return new Promise<GatewayWire>((resolve, reject) => {
+      const socket = new Socket();
+      let lastError: string | undefined;
+      const onError = (e: Error) => {
+        lastError = errorMessage(e);
+      };
+      socket.on("error", onError);
+      const fail = (code: ErrorCode, message: string) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new PlantbridgeError(code, message));
+      };
+      const timer = setTimeout(
+        () => fail(ErrorCode.MODBUS_TIMEOUT, `no connection to ${address} within ${timeoutMs} ms`),
+        timeoutMs,
+      );
+      const onClose = () =>
+        fail(ErrorCode.MODBUS_OFFLINE, `cannot connect to ${address}: ${lastError ?? "connection closed"}`);
+      socket.once("close", onClose);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.off("close", onClose);
+        const opened = createGatewayWire({ socket, address, clock: deps.clock, log, onEnded: wireEnded });
+        log.info({ units: [...seats.keys()] }, "shared connection open");
+        resolve(opened);
+      });
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, Math.max(1000, timeoutMs));
+      try {
+        socket.connect({ host, port });
+      } catch (e) {
+        // e.g. a port outside 0..65535
+        process.nextTick(() =>
+          fail(ErrorCode.MODBUS_OFFLINE, `cannot connect to ${address}: ${errorMessage(e)}`),
+        );
+      }
+    });
+  }
+
+  /** The live connection, opening it when there is none; one attempt shared by every unit that waits. */
+  function liveWire(): Promise<GatewayWire> {
+    if (wire !== undefined && !wire.ended) return Promise.resolve(wire);
+    if (opening === undefined) {
+      const attempt = open().then((opened) => {
+        wire = opened;
+        // Nobody left to use it (every waiting unit closed meanwhile): close it again.
+        setImmediate(() => {
+          if (opened.members.size === 0 && ![...seats.values()].some((s) => s.connecting)) {
+            opened.end(new PlantbridgeError(ErrorCode.NOT_CONNECTED, "no unit on the connection"));
+            if (wire === opened) wire = undefined;
+          }
+        });
+        return opened;
+      });
+      opening = attempt;
+      const forget = () => {
+        if (opening === attempt) opening = undefined;
+      };
+      attempt.then(forget, forget);
+    }
+    return opening;
+  }
+
+  function connect(seat: SeatState): Promise<void> {
+    if (seat.wire !== undefined && !seat.wire.ended) return Promise.resolve();
+    if (seat.connecting !== undefined) return seat.connecting.promise;
+    let abort: (error: PlantbridgeError) => void = () => {};
+    const promise = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      abort = (error) => {
+        if (settled) return;
+        settled = true;
+        seat.connecting = undefined;
+        reject(error);
+      };
+      liveWire().then(
+        (live) => {
+          if (settled) return;
+          settled = true;
+          seat.connecting = undefined;
+          live.attach(seat.member);
+          seat.wire = live;
+          resolve();
+        },
+        (e: unknown) => abort(withUnit(asModbusError(e), seat.member.name)),
+      );
+    });
+    seat.connecting = { promise, abort: (error) => abort(error) };
+    return promise;
+  }
+
+  async function close(seat: SeatState): Promise<void> {
+    const origin = { unit: seat.member.name };
+    seat.connecting?.abort(
+      new PlantbridgeError(ErrorCode.NOT_CONNECTED, "link closed while connecting", origin),
+    );
+    const current = seat.wire;
+    seat.wire = undefined;
+    if (current === undefined || current.ended) return;
+    const last = current.detach(
+      seat.member,
+      new PlantbridgeError(ErrorCode.NOT_CONNECTED, "link closed", origin),
+    );
+    if (!last) return;
+    current.end(new PlantbridgeError(ErrorCode.NOT_CONNECTED, "link closed", origin));
+    if (wire === current) wire = undefined;
+    log.info("shared connection closed: no unit left on it");
+    await current.closed;
+  }
+
+  function seat(config: SeatConfig): GatewaySeat {
+    if (seats.has(config.name)) throw new Error(`unit ${config.name} already has a seat on ${address}`);
+    const member = createGatewayMember({ ...config, address, clock: deps.clock, log });
+    const state: SeatState = { member, wire: undefined, connecting: undefined, lost: new Set() };
+    seats.set(config.name, state);
+    return {
+      member,
+      connect: () => connect(state),
+      run(pdus) {
+        const current = state.wire;
+        if (current === undefined || current.ended) {
+          return Promise.reject(
+            new PlantbridgeError(ErrorCode.NOT_CONNECTED, "not connected", { unit: member.name }),
+          );
+        }
+        return current.run(member, pdus).catch((e: unknown) => {
+          throw withUnit(asModbusError(e), member.name);
+        });
+      },
+      close: () => close(state),
+      onLost(listener) {
+        state.lost.add(listener);
+        return () => {
+          state.lost.delete(listener);
+        };
+      },
+    };
+  }
+
+  return {
+    address,
+    seat,
+    get members() {
+      return [...seats.values()].map((s) => s.member);
+    },
+  };
+}
+
+function asModbusError(e: unknown): PlantbridgeError {
+  return e instanceof PlantbridgeError ? e : new PlantbridgeError(ErrorCode.MODBUS_OFFLINE, errorMessage(e));
+}
