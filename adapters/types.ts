@@ -122,8 +122,12 @@ export interface SpoolStats {
 export interface Spool {
   /** Appends in one transaction; returns the sequence number of the last sample. Synchronous. */
   append(samples: readonly Sample[]): number;
-  /** Up to `limit` samples after the sink's cursor, in append order. */
-  readBatch(sink: string, limit: number): SpooledSample[];
+  /**
+   * Up to `limit` samples after the sink's cursor, in append order. With `after` (at or past the
+   * cursor): the samples after that seq instead — reading ahead while earlier batches are still on
+   * their way to the sink (not yet acked).
+   */
+  readBatch(sink: string, limit: number, after?: number): SpooledSample[];
   /** Moves the sink's cursor to `seq` (inclusive): those samples are delivered. */
   ack(sink: string, seq: number): void;
   /** Keeps rejected samples in the dead-letter table with the reason, and acks them. */
@@ -167,6 +171,12 @@ export interface SinkWrite {
  */
 export interface HistorianSink {
   readonly name: string;
+  /**
+   * How many `write()` calls may be in flight at once (default 1). Each is its own transaction;
+   * they may commit in any order, so the caller acks each batch only after its own commit and
+   * every earlier batch's (machines/pipeline.ts).
+   */
+  readonly pipelineDepth?: number;
   /** Connects and creates the schema/tables on first start; registers the tags. */
   open(tags: readonly TagInfo[]): Promise<void>;
   write(batch: readonly SpooledSample[]): Promise<SinkWrite>;

@@ -1,9 +1,13 @@
 /**
  * `npm run bench`: plantbridge's figures, each against a baseline measured in the same run.
  *
- *   node bench/run.ts [--only control,modbus,historian,spool,gateway] [--quick]
+ *   node bench/run.ts [--only control,modbus,historian,spool,e2e,gateway] [--quick]
  *
- * Prints one table per figure on stdout (progress goes to stderr) and writes var/bench/results.json.
+ * Prints one table per figure on stdout (progress goes to stderr). Each stage returns its headline
+ * figures under flat keys (`ingest.ratio_vs_copy_text`, `e2e.max_samples_per_s`, …); they are merged
+ * into one flat object: a full run writes it to bench/results.json (in the repo, committed with the
+ * release bench), a partial (--only) or --quick run to var/bench/results.json, so a smoke test never
+ * overwrites figures to quote. Every repeat of every figure goes to var/bench/results-detail.json.
  * It reports; it does not judge: no threshold fails it. It exits 1 only when a bench could not run.
  * --quick runs every bench with small counts (a smoke test of the bench itself, not figures to quote).
  */
@@ -16,12 +20,13 @@ import { routeOpcuaLibraryLogs } from "../bin/runtime/opcua-library-log.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { createLog } from "../lib/log.ts";
 import { benchControlLatency } from "./control-latency.ts";
+import { benchEndToEnd } from "./end-to-end.ts";
 import { benchGatewayDemotion } from "./gateway-demotion.ts";
 import { benchHistorianIngest } from "./historian-ingest.ts";
 import { benchModbusScan } from "./modbus-scan.ts";
 import { benchSpoolAppend } from "./spool-append.ts";
-import { formatSection, type SectionResult } from "./stats.ts";
-import { benchVarDir, openWorkspace, type Workspace } from "./workspace.ts";
+import { formatSection, mergeFlat, type SectionResult } from "./stats.ts";
+import { benchVarDir, openWorkspace, repoRoot, type Workspace } from "./workspace.ts";
 
 const nodeMajor = Number(process.versions.node.split(".")[0]);
 if (nodeMajor < 24) {
@@ -31,7 +36,7 @@ if (nodeMajor < 24) {
   process.exit(1);
 }
 
-const benchNames = ["control", "modbus", "historian", "spool", "gateway"] as const;
+const benchNames = ["control", "modbus", "historian", "spool", "e2e", "gateway"] as const;
 type BenchName = (typeof benchNames)[number];
 
 const { values: args } = parseArgs({
@@ -68,6 +73,7 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
       samples: quick ? 20_000 : 200_000,
       insertSamples: quick ? 5_000 : 10_000,
       batchSize: 5_000,
+      depth: 2,
       say,
     }),
   spool: (ws) =>
@@ -75,6 +81,16 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
       repeats,
       cycles: quick ? { OFF: 300, NORMAL: 300, FULL: 100 } : { OFF: 2000, NORMAL: 1000, FULL: 500 },
       warmUpCycles: quick ? 50 : 100,
+      say,
+    }),
+  e2e: (ws) =>
+    benchEndToEnd(ws, {
+      ramp: quick ? [5_000, 10_000] : [25_000, 50_000, 75_000, 100_000, 150_000],
+      periodMs: 100,
+      units: 10,
+      warmUpS: 2,
+      holdS: quick ? 3 : 8,
+      finalHoldS: quick ? 5 : 60,
       say,
     }),
   gateway: (ws) => benchGatewayDemotion(ws, { spanMs: quick ? 3_000 : 15_000, chunks: quick ? 3 : 5, say }),
@@ -123,11 +139,26 @@ for (const failure of failures) lines.push(`## ${failure.bench}: FAILED — ${fa
 lines.push(`total ${seconds.toFixed(0)} s`);
 process.stdout.write(`${lines.join("\n")}\n`);
 
+const partial = quick || only.length < benchNames.length;
+const flat = {
+  "run.date": new Date(started).toISOString(),
+  "run.seconds": Math.round(seconds),
+  "run.quick": quick,
+  "run.stages": only.join(","),
+  "run.cpus": machine.cpus,
+  "run.node": machine.node,
+  "run.database": workspace.databaseKind,
+  "run.load_average_start": machine.loadAverage.start,
+  "run.load_average_end": machine.loadAverage.end,
+  ...mergeFlat(results),
+};
 await mkdir(benchVarDir, { recursive: true });
-const resultsFile = join(benchVarDir, "results.json");
+const resultsFile = partial ? join(benchVarDir, "results.json") : join(repoRoot, "bench", "results.json");
+await writeFile(resultsFile, `${JSON.stringify(flat, null, 2)}\n`);
+const detailFile = join(benchVarDir, "results-detail.json");
 await writeFile(
-  resultsFile,
-  `${JSON.stringify({ date: new Date(started).toISOString(), seconds, quick, repeats, machine, database: workspace.databaseKind, flat: Object.assign({}, ...results.map((r) => r.flat ?? {})), results, failures }, null, 2)}\n`,
+  detailFile,
+  `${JSON.stringify({ date: new Date(started).toISOString(), seconds, quick, repeats, machine, database: workspace.databaseKind, results, failures }, null, 2)}\n`,
 );
-say(`results written to ${resultsFile}`);
+say(`figures written to ${resultsFile}, every repeat to ${detailFile}`);
 process.exit(failures.length > 0 ? 1 : 0);

@@ -32,8 +32,26 @@ export interface SectionResult {
   notes: string[];
   /** Raw measurements (e.g. every latency of every run), for results.json only. */
   raw?: Record<string, number[][]>;
-  /** The section's headline figures under flat keys (`gateway.good_unit_rate_ratio`), for results.json. */
+  /**
+   * The stage's headline figures under flat keys (`ingest.ratio_vs_copy_text`, `e2e.max_samples_per_s`),
+   * each key starting with the stage's own prefix; run.ts merges every stage's into bench/results.json.
+   */
   flat?: Record<string, number>;
+}
+
+/** Every stage's flat figures in one object; a key two stages both give is an error of the bench. */
+export function mergeFlat(sections: readonly Pick<SectionResult, "id" | "flat">[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  const owner = new Map<string, string>();
+  for (const section of sections) {
+    for (const [key, value] of Object.entries(section.flat ?? {})) {
+      const first = owner.get(key);
+      if (first !== undefined) throw new Error(`bench: ${section.id} and ${first} both report ${key}`);
+      owner.set(key, section.id);
+      merged[key] = Number.isFinite(value) ? value : Number.NaN;
+    }
+  }
+  return merged;
 }
 
 /** Linear-interpolated percentile (0..100) of unsorted values; NaN for none. */

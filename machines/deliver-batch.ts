@@ -50,7 +50,11 @@ export async function deliverBatch(
   }
 }
 
-async function deliverPart(
+/**
+ * Delivers `batch` (split while the sink rejects it) and acks it; a sink that becomes unavailable
+ * rejects. Exported for the pipelined delivery (deliver-spool.ts), which calls it in spool order.
+ */
+export async function deliverPart(
   sink: Pick<HistorianSink, "name" | "write">,
   spool: Pick<Spool, "ack" | "deadLetter">,
   batch: readonly SpooledSample[],
@@ -75,12 +79,24 @@ async function deliverPart(
     await deliverPart(sink, spool, batch.slice(half), into);
     return;
   }
-  // The batch is committed: keep each conflicting sample with its own reason, then move the cursor.
+  settleWritten(sink.name, spool, batch, conflicts, into);
+}
+
+/** The batch is committed: keep each conflicting sample with its own reason, then move the cursor. */
+export function settleWritten(
+  sinkName: string,
+  spool: Pick<Spool, "ack" | "deadLetter">,
+  batch: readonly SpooledSample[],
+  conflicts: Awaited<ReturnType<HistorianSink["write"]>>["conflicts"],
+  into: Delivery,
+): void {
+  const last = batch.at(-1);
+  if (last === undefined) return;
   for (const conflict of conflicts) {
-    spool.deadLetter(sink.name, [conflict.sample], conflict.reason);
+    spool.deadLetter(sinkName, [conflict.sample], conflict.reason);
     into.conflictReasons.push(conflict.reason);
   }
-  spool.ack(sink.name, last.seq);
+  spool.ack(sinkName, last.seq);
   into.writes += 1;
   into.conflicts += conflicts.length;
   into.delivered += batch.length - conflicts.length;

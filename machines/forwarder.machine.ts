@@ -1,7 +1,8 @@
 /**
  * Forwarder: drains the spool into one historian sink, in spool order, with the sink's own
- * cursor. It owns the sink's reachability (no separate connection machine): `opening` retries
- * `sink.open` with backoff; an unavailable sink parks the forwarder in `historianDown` and the
+ * cursor, keeping up to the sink's `pipelineDepth` batches on their way at once, each acked in
+ * spool order after its own commit (deliver-spool.ts). It owns the sink's reachability (no
+ * separate connection machine): `opening` retries `sink.open` with backoff; an unavailable sink parks the forwarder in `historianDown` and the
  * same samples are retried from the cursor after the backoff (an outage only grows the spool);
  * rejected rows are isolated and dead-lettered (deliver-batch.ts). `FLUSH` (shutdown) drains
  * until the spool is empty or the deadline passes, then reaches the final state `flushed`.
@@ -13,8 +14,15 @@ import { errorMessage } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
 import type { ReconnectConfig } from "../schemas/plant-types.ts";
 import { backoffDelay } from "./backoff.ts";
-import { type DeliveryOutcome, deliverBatch } from "./deliver-batch.ts";
+import type { DeliveryOutcome } from "./deliver-batch.ts";
+import { deliverFromSpool } from "./deliver-spool.ts";
 import { describeDuration, type FailureEpisode, noteFailure, noteRecovery } from "./failure-episode.ts";
+
+/**
+ * Most batches one delivery takes before the machine counts them and reads again: while the spool
+ * keeps filling, the figures (health, status) move on at least this often.
+ */
+const batchesPerDelivery = 16;
 
 export interface ForwarderInput {
   spool: Spool;
@@ -72,8 +80,17 @@ export const forwarderMachine = setup({
     ),
     deliverSamples: fromPromise<
       DeliveryOutcome,
-      { sink: HistorianSink; spool: Spool; batch: readonly SpooledSample[] }
-    >(({ input }) => deliverBatch(input.sink, input.spool, input.batch)),
+      { sink: HistorianSink; spool: Spool; batch: readonly SpooledSample[]; batchSize: number }
+    >(({ input, signal }) =>
+      deliverFromSpool({
+        sink: input.sink,
+        spool: input.spool,
+        first: input.batch,
+        batchSize: input.batchSize,
+        maxBatches: batchesPerDelivery,
+        signal,
+      }),
+    ),
   },
   actions: {
     markStateEntry: assign({ since: ({ context }) => context.clock.monotonic() }),
@@ -242,7 +259,12 @@ export const forwarderMachine = setup({
       invoke: {
         id: "deliverSamples",
         src: "deliverSamples",
-        input: ({ context }) => ({ sink: context.sink, spool: context.spool, batch: context.batch }),
+        input: ({ context }) => ({
+          sink: context.sink,
+          spool: context.spool,
+          batch: context.batch,
+          batchSize: context.batchSize,
+        }),
         onDone: [
           {
             guard: { type: "deliveryFailed", params: ({ event }) => ({ outcome: event.output }) },

@@ -19,14 +19,22 @@ import type { Reading, Sample, Spool } from "../adapters/types.ts";
 import type { Clock } from "../lib/clock.ts";
 import { errorMessage } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
-import type { StorageConfig, TagId, TagRef } from "../schemas/plant-types.ts";
-import { tagId } from "../schemas/plant-types.ts";
+import type { StorageConfig, TagId } from "../schemas/plant-types.ts";
 import { describeDuration, type FailureEpisode, noteFailure, noteRecovery } from "./failure-episode.ts";
-import { type ChangeMemory, judgeFreshness, noChangeMemory } from "./freshness.ts";
+import { type ChangeMemory, noChangeMemory } from "./freshness.ts";
 import { clockOffset, firstSlot, reportedStepMs, stampOf } from "./sample-time.ts";
 import { delayUntil, planNextSlot } from "./schedule.ts";
-import { countBad, countSamples, cycleSamples, pendingLimitFor, queueCycle } from "./storage-samples.ts";
-import { tagsByUnit } from "./tag-io.ts";
+import {
+  type CycleReadings,
+  collectCycle,
+  countBad,
+  countSamples,
+  pendingLimitFor,
+  queueCycle,
+  type StoragePlan,
+  storagePlan,
+  withLateUnits,
+} from "./storage-samples.ts";
 
 /** What storage needs of the tag I/O: a `TagIO` fits. */
 export interface StorageIO {
@@ -52,8 +60,10 @@ export interface StorageContext extends StorageInput {
   /** The slot being sampled (monotonic ms) and its stamp (wall-clock epoch ms). */
   cycleSlot: number;
   cycleTime: number;
-  /** Readings of the cycle so far, and the units it still waits for. */
-  cycleReadings: ReadonlyMap<TagId, Reading>;
+  /** What every cycle works from, worked out once (tag ids, tags per unit, tags with a maxAge). */
+  plan: StoragePlan;
+  /** Readings of the cycle so far, per unit, and the units it still waits for. */
+  cycleReadings: CycleReadings;
   cycleWaiting: readonly string[];
   cycles: number;
   samples: number;
@@ -93,10 +103,10 @@ function cycleDeadlineMs(storage: StorageConfig): number {
 }
 
 /** Reads each unit's stored tags in parallel and reports each unit as it answers. */
-const readCycle = fromCallback<StorageEvent, { io: StorageIO; tags: readonly TagRef[] }>(
+const readCycle = fromCallback<StorageEvent, { io: StorageIO; byUnit: StoragePlan["byUnit"] }>(
   ({ input, sendBack }) => {
     let stopped = false;
-    for (const [unit, tags] of tagsByUnit(input.tags)) {
+    for (const [unit, tags] of input.byUnit) {
       input.io.readUnit(unit, tags).then(
         (readings) => {
           if (!stopped) sendBack({ type: "UNIT_READ", unit, readings });
@@ -150,7 +160,7 @@ export const storageMachine = setup({
         offset,
         clockSteps: context.clockSteps + (stepped ? 1 : 0),
         cycleReadings: new Map(),
-        cycleWaiting: [...tagsByUnit(context.storage.tags).keys()],
+        cycleWaiting: context.plan.units,
         stepNowMs: stepped ? offset - context.offset : 0,
       };
     }),
@@ -164,33 +174,37 @@ export const storageMachine = setup({
           (step < 0 ? "; samples that meet times already stored are kept as conflicts, never dropped" : ""),
       );
     },
-    recordUnitRead: assign(({ context }, params: { unit: string; readings: ReadonlyMap<TagId, Reading> }) => {
-      const readings = new Map(context.cycleReadings);
-      for (const [id, reading] of params.readings) readings.set(id, reading);
-      return { cycleReadings: readings, cycleWaiting: context.cycleWaiting.filter((u) => u !== params.unit) };
-    }),
+    recordUnitRead: assign(
+      ({ context }, params: { unit: string; readings: ReadonlyMap<TagId, Reading> }) => ({
+        // One entry per unit: a cycle of 10 000 tags copies no reading.
+        cycleReadings: new Map(context.cycleReadings).set(params.unit, params.readings),
+        cycleWaiting: context.cycleWaiting.filter((u) => u !== params.unit),
+      }),
+    ),
     markLateUnits: assign(({ context }) => {
       const at = { time: context.clock.wall(), receivedAt: now(context) };
-      const readings = new Map(context.cycleReadings);
-      const late = new Set(context.cycleWaiting);
-      for (const ref of context.storage.tags) {
-        if (!late.has(ref.unit)) continue;
-        const reason = `${ref.unit} did not answer within the storage deadline (${cycleDeadlineMs(context.storage)} ms)`;
-        readings.set(tagId(ref), { value: null, quality: "bad", reason, ...at });
-      }
-      return { cycleReadings: readings, lateUnits: context.lateUnits + late.size, cycleWaiting: [] };
+      const deadline = cycleDeadlineMs(context.storage);
+      const why = (unit: string) => `${unit} did not answer within the storage deadline (${deadline} ms)`;
+      return {
+        cycleReadings: withLateUnits(context.plan, context.cycleReadings, context.cycleWaiting, why, at),
+        lateUnits: context.lateUnits + context.cycleWaiting.length,
+        cycleWaiting: [],
+      };
     }),
     logLateUnits: ({ context }) => {
       // cycleWaiting was cleared by markLateUnits; the reasons are in the readings.
       context.log.debug({ lateUnits: context.lateUnits }, "storage deadline passed with units unanswered");
     },
     collectSamples: assign(({ context }) => {
-      const fresh = judgeFreshness(context.cycleReadings, context.changes, context.io.maxAgeOf, now(context));
-      const samples = cycleSamples(context.storage.tags, fresh.readings, context.cycleTime);
+      const { samples, memory } = collectCycle(context.plan, context.cycleReadings, context.cycleTime, {
+        changes: context.changes,
+        maxAgeOf: context.io.maxAgeOf,
+        now: now(context),
+      });
       const limit = context.pendingLimit ?? pendingLimitFor(context.storage.tags.length);
       const { waiting, dropped } = queueCycle(context.pending, samples, limit);
       return {
-        changes: fresh.memory,
+        changes: memory,
         cycles: context.cycles + 1,
         samples: context.samples + samples.length,
         badSamples: context.badSamples + countBad(samples),
@@ -277,6 +291,7 @@ export const storageMachine = setup({
       offset: first.offset,
       cycleSlot: 0,
       cycleTime: 0,
+      plan: storagePlan(input.storage.tags, input.io.maxAgeOf),
       cycleReadings: new Map(),
       cycleWaiting: [],
       cycles: 0,
@@ -322,7 +337,7 @@ export const storageMachine = setup({
       invoke: {
         id: "readCycle",
         src: "readCycle",
-        input: ({ context }) => ({ io: context.io, tags: context.storage.tags }),
+        input: ({ context }) => ({ io: context.io, byUnit: context.plan.byUnit }),
       },
       always: { guard: "allUnitsAnswered", target: "appending", actions: ["collectSamples", "logDropped"] },
       after: {
@@ -337,7 +352,11 @@ export const storageMachine = setup({
       invoke: {
         id: "appendSamples",
         src: "appendSamples",
-        input: ({ context }) => ({ spool: context.spool, samples: context.pending.flat() }),
+        input: ({ context }) => ({
+          spool: context.spool,
+          samples:
+            context.pending.length === 1 ? (context.pending[0] as readonly Sample[]) : context.pending.flat(),
+        }),
         onDone: [
           {
             guard: "stopRequested",

@@ -5,6 +5,7 @@
 import { type CommonQueryMethods, sql } from "slonik";
 import { z } from "zod";
 import type { SampleConflict, SpooledSample, TagInfo } from "../types.ts";
+import type { WriterClient } from "./pg-writer.ts";
 
 export interface LayoutWrite {
   /** Rows inserted or changed (a replayed batch gives 0). */
@@ -22,8 +23,7 @@ export interface LayoutCreate {
   publish(): void;
 }
 
-export interface HistorianLayout {
-  readonly kind: "narrow" | "wide";
+interface LayoutCommon {
   /**
    * Creates the layout's tables if missing, adopts existing ones and registers the tags, inside
    * the caller's transaction, which holds the schema's advisory lock (safe from several processes).
@@ -31,17 +31,45 @@ export interface HistorianLayout {
    */
   create(db: CommonQueryMethods, tags: readonly TagInfo[]): Promise<LayoutCreate>;
   /**
-   * Writes one batch inside the caller's transaction; idempotent on (tag, time). Throws
-   * HistorianDrift when its tables are no longer the ones `create` found.
-   */
-  write(db: CommonQueryMethods, batch: readonly SpooledSample[]): Promise<LayoutWrite>;
-  /**
    * Slow work on existing tables that must never hold up delivery (building a missing index,
    * looking for duplicate times): runs after open, outside any transaction, on a connection of
    * its own with a long statement timeout. Logs what it finds and does; rejects on failure.
    */
   upkeep(db: CommonQueryMethods, stopped: () => boolean): Promise<void>;
 }
+
+/** The wide layout writes through slonik, inside a transaction the sink opens. */
+export interface PoolLayout extends LayoutCommon {
+  readonly kind: "wide";
+  /**
+   * Writes one batch inside the caller's transaction; idempotent on (tag, time). Throws
+   * HistorianDrift when its tables are no longer the ones `create` found.
+   */
+  write(db: CommonQueryMethods, batch: readonly SpooledSample[]): Promise<LayoutWrite>;
+}
+
+/** A batch's work done before a writer connection is free (e.g. its COPY data), for `write`. */
+export interface PreparedBatch {
+  readonly batch: readonly SpooledSample[];
+}
+
+/** The narrow layout writes on the writer connection (binary COPY), one transaction of its own per batch. */
+export interface WriterLayout extends LayoutCommon {
+  readonly kind: "narrow";
+  /**
+   * What can be done for `batch` without the database (encoding it, when the cache knows every
+   * tag): done while another batch still holds the writer, so the two overlap.
+   */
+  prepare(batch: readonly SpooledSample[]): PreparedBatch;
+  /**
+   * Writes the prepared batch in one transaction it opens and ends on `client` (committed when it
+   * resolves, rolled back when it rejects); idempotent on (tag, time). Throws HistorianDrift
+   * when its tables are no longer the ones `create` found.
+   */
+  write(client: WriterClient, prepared: PreparedBatch): Promise<LayoutWrite>;
+}
+
+export type HistorianLayout = PoolLayout | WriterLayout;
 
 /** A sample's value as double precision: booleans 1/0, null stays null. */
 export function numericValue(sample: SpooledSample): number | null {
@@ -80,7 +108,8 @@ export function regclassText(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
-function quoteIdent(name: string): string {
+/** `"name"` with inner quotes doubled: an identifier, never a value. */
+export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 

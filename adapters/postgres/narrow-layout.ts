@@ -1,22 +1,32 @@
 /**
  * The narrow layout (default): `tags(id, name, unit, engineering_unit, description)` and
  * `samples(time, tag_id, value, quality, reason)` with primary key (tag_id, time) and a BRIN
- * index on time (narrow-tables.ts). A batch is one
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT (tag_id, time) DO NOTHING`. When it stored every
- * row there is nothing to check; otherwise the batch is compared with what is stored
- * (narrow-conflicts.ts): replays are no-ops, other values come back as conflicts.
- * Tag ids are cached by name; a sample of a tag the cache does not know registers it in the same
- * transaction. Before each batch the layout checks that `tags` is still the table it read the ids
- * from and that `samples` exists: if not, it throws HistorianDrift and the sink recreates them.
+ * index on time (narrow-tables.ts).
+ *
+ * A batch is one transaction on the writer connection (pg-writer.ts): the table check, the
+ * registration of tags the cache does not know, and one binary `COPY samples FROM STDIN` of the
+ * whole batch — the fastest way PostgreSQL takes rows. COPY has no ON CONFLICT: when a row of the
+ * batch is already stored (SQLSTATE 23505: a replay after a crash, or times met again after the
+ * wall clock stepped back), the transaction is rolled back and the batch is written again through
+ * a staging table with `ON CONFLICT DO NOTHING` (narrow-conflicts.ts): replays are no-ops, other
+ * values come back as conflicts. The common case (every row new) pays for no conflict check; while
+ * batches keep meeting stored rows, they go to the staging table at once.
+ *
+ * Tag ids are cached by name. Before each batch the layout checks that `tags` is still the table
+ * it read the ids from and that `samples` exists: if not, it throws HistorianDrift and the sink
+ * recreates them.
  */
 import { type CommonQueryMethods, sql } from "slonik";
 import { z } from "zod";
 import type { Log } from "../../lib/log.ts";
 import type { SpooledSample, TagInfo } from "../types.ts";
+import { sqlStateIn } from "./classify-error.ts";
+import { encodeSamples } from "./copy-binary.ts";
 import { HistorianDrift } from "./drift.ts";
-import { epochMsToTimestamptz, type HistorianLayout, numericValue, regclassText } from "./layout.ts";
-import { type NarrowRow, narrowConflicts } from "./narrow-conflicts.ts";
+import { type PreparedBatch, regclassText, type WriterLayout } from "./layout.ts";
+import { writeStaged } from "./narrow-conflicts.ts";
 import { createNarrowTables, samplesTimeIndex } from "./narrow-tables.ts";
+import type { WriterClient } from "./pg-writer.ts";
 import { keepTimeIndex } from "./time-index.ts";
 
 export interface NarrowOptions {
@@ -27,15 +37,45 @@ export interface NarrowOptions {
 }
 
 const tagRow = z.object({ id: z.number(), name: z.string() });
-const tableIds = z.object({ tags: z.number().nullable(), samples: z.number().nullable() });
 
-export function narrowLayout(options: NarrowOptions): HistorianLayout {
+/** A batch with its COPY data encoded before a writer was free (when every tag was known). */
+interface NarrowPrepared extends PreparedBatch {
+  /** The ids' generation the data was encoded with. */
+  generation?: number;
+  data?: Buffer | undefined;
+}
+
+/** SQLSTATE unique_violation: the direct COPY met a (tag_id, time) already stored. */
+const uniqueViolation = "23505";
+
+/** Runs `work` in one transaction on `client`: committed when it resolves, rolled back when it throws. */
+async function inTransaction<T>(client: WriterClient, work: () => Promise<T>): Promise<T> {
+  await client.query("BEGIN");
+  let result: T;
+  try {
+    result = await work();
+  } catch (e) {
+    // A ROLLBACK that fails too (connection gone) must not hide the first error.
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+  await client.query("COMMIT");
+  return result;
+}
+
+export function narrowLayout(options: NarrowOptions): WriterLayout {
   const { schema, alterTable, log } = options;
   const tags = sql.identifier([schema, "tags"]);
-  const samples = sql.identifier([schema, "samples"]);
+  const tagsText = regclassText(schema, "tags");
+  const samplesText = regclassText(schema, "samples");
+  const copySamples = `COPY ${samplesText} (time, tag_id, value, quality, reason) FROM STDIN (FORMAT binary)`;
   let ids = new Map<string, number>();
   /** The OID of the tags table the cached ids come from. */
   let tagsTable: number | null = null;
+  /** The last batch met rows already stored (a replay or conflicts): the next one likely does too. */
+  let metStoredRows = false;
+  /** Changes whenever `ids` is read anew (after drift): data encoded with older ids is not used. */
+  let idsGeneration = 0;
 
   async function lookUp(db: CommonQueryMethods, names: readonly string[]): Promise<Map<string, number>> {
     const rows = await db.any(
@@ -45,16 +85,20 @@ export function narrowLayout(options: NarrowOptions): HistorianLayout {
   }
 
   /** Inserts the tags that do not exist yet (never touching those that do) and returns all their ids. */
-  async function register(db: CommonQueryMethods, names: readonly string[]): Promise<Map<string, number>> {
-    const rows = names.map((name) => {
+  async function register(client: WriterClient, names: readonly string[]): Promise<Map<string, number>> {
+    const units = names.map((name) => {
       const dot = name.indexOf(".");
-      return [name, dot > 0 ? name.slice(0, dot) : null];
+      return dot > 0 ? name.slice(0, dot) : null;
     });
-    await db.query(sql.unsafe`
-      INSERT INTO ${tags} (name, unit)
-      SELECT * FROM ${sql.unnest(rows, ["text", "text"])}
-      ON CONFLICT (name) DO NOTHING`);
-    return lookUp(db, names);
+    await client.query(
+      `INSERT INTO ${tagsText} (name, unit) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (name) DO NOTHING`,
+      [names, units],
+    );
+    const found = await client.query(`SELECT id, name FROM ${tagsText} WHERE name = ANY($1::text[])`, [
+      names,
+    ]);
+    return new Map(found.rows.map((r) => [String(r.name), Number(r.id)]));
   }
 
   /** The plant file is the authority for tag metadata; rows that already match are left alone. */
@@ -77,17 +121,85 @@ export function narrowLayout(options: NarrowOptions): HistorianLayout {
     return lookUp(db, [...unique.keys()]);
   }
 
-  async function checkTables(db: CommonQueryMethods): Promise<void> {
-    const found = await db.one(sql.type(tableIds)`
-      SELECT to_regclass(${regclassText(schema, "tags")})::oid::int8 AS tags,
-             to_regclass(${regclassText(schema, "samples")})::oid::int8 AS samples`);
-    if (found.samples === null) throw new HistorianDrift(`table ${schema}.samples is missing`);
-    if (found.tags === null) throw new HistorianDrift(`table ${schema}.tags is missing`);
-    if (found.tags !== tagsTable) {
+  async function checkTables(client: WriterClient): Promise<void> {
+    const found = await client.query(
+      "SELECT to_regclass($1)::oid::int8 AS tags, to_regclass($2)::oid::int8 AS samples",
+      [tagsText, samplesText],
+    );
+    const row = found.rows[0];
+    if (row?.samples === null || row?.samples === undefined)
+      throw new HistorianDrift(`table ${schema}.samples is missing`);
+    if (row.tags === null || row.tags === undefined)
+      throw new HistorianDrift(`table ${schema}.tags is missing`);
+    if (Number(row.tags) !== tagsTable) {
       throw new HistorianDrift(
         `table ${schema}.tags was dropped and created again: the cached tag ids are stale`,
       );
     }
+  }
+
+  /** Each sample's tag id, tags the cache does not know registered first (in the same transaction). */
+  async function tagIdsOf(client: WriterClient, batch: readonly SpooledSample[]) {
+    const tagIds = new Int32Array(batch.length);
+    const unknown = new Set<string>();
+    for (let i = 0; i < batch.length; i++) {
+      const tag = (batch[i] as SpooledSample).tag;
+      const id = ids.get(tag);
+      if (id === undefined) unknown.add(tag);
+      else tagIds[i] = id;
+    }
+    if (unknown.size === 0) return { tagIds, fresh: new Map<string, number>() };
+    const fresh = await register(client, [...unknown]);
+    for (let i = 0; i < batch.length; i++) {
+      const tag = (batch[i] as SpooledSample).tag;
+      if (!unknown.has(tag)) continue;
+      const id = fresh.get(tag);
+      if (id === undefined)
+        throw new HistorianDrift(`tag ${tag} is not in ${schema}.tags after registering it`);
+      tagIds[i] = id;
+    }
+    return { tagIds, fresh };
+  }
+
+  /** The COPY data of `batch` when the cache knows every tag (nothing to register), else undefined. */
+  function encodeKnown(batch: readonly SpooledSample[]): Buffer | undefined {
+    const tagIds = new Int32Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const id = ids.get((batch[i] as SpooledSample).tag);
+      if (id === undefined) return undefined;
+      tagIds[i] = id;
+    }
+    return encodeSamples(batch, tagIds);
+  }
+
+  /** The common case: every row is new, one binary COPY. Undefined when a row was already stored. */
+  async function copyDirect(client: WriterClient, prepared: NarrowPrepared) {
+    const { batch } = prepared;
+    try {
+      return await inTransaction(client, async () => {
+        await checkTables(client);
+        // Encoded beforehand with the ids the table check just vouched for, or now.
+        if (prepared.data !== undefined && prepared.generation === idsGeneration) {
+          return { rows: await client.copyIn(copySamples, prepared.data), fresh: new Map<string, number>() };
+        }
+        const { tagIds, fresh } = await tagIdsOf(client, batch);
+        const stored = await client.copyIn(copySamples, encodeSamples(batch, tagIds));
+        return { rows: stored, fresh };
+      });
+    } catch (e) {
+      if (sqlStateIn(e) === uniqueViolation) return undefined;
+      throw e;
+    }
+  }
+
+  /** A row was already stored: the staging path tells replays from conflicts. */
+  function copyStaged(client: WriterClient, batch: readonly SpooledSample[]) {
+    return inTransaction(client, async () => {
+      await checkTables(client);
+      const { tagIds, fresh } = await tagIdsOf(client, batch);
+      const staged = await writeStaged(client, samplesText, batch, tagIds);
+      return { ...staged, fresh };
+    });
   }
 
   return {
@@ -110,35 +222,27 @@ export function narrowLayout(options: NarrowOptions): HistorianLayout {
           // Tags registered on the fly are looked up again when a sample of them comes.
           ids = new Map(found);
           tagsTable = table;
+          idsGeneration++;
         },
       };
     },
 
-    async write(db, batch: readonly SpooledSample[]) {
-      await checkTables(db);
-      const unknown = [...new Set(batch.map((s) => s.tag).filter((tag) => !ids.has(tag)))];
-      const fresh = unknown.length > 0 ? await register(db, unknown) : new Map<string, number>();
-      const rows: NarrowRow[] = batch.map((s) => [
-        s.time,
-        ids.get(s.tag) ?? fresh.get(s.tag) ?? null,
-        numericValue(s),
-        s.quality === "good" ? 0 : 1,
-        s.reason ?? null,
-      ]);
-      const ms = sql.identifier(["u", "ms"]);
-      const result = await db.query(sql.unsafe`
-        INSERT INTO ${samples} (time, tag_id, value, quality, reason)
-        SELECT ${epochMsToTimestamptz(ms)}, u.tag_id, u.value, u.quality, u.reason
-        FROM ${sql.unnest(rows, ["float8", "int4", "float8", "int2", "text"])} AS u(ms, tag_id, value, quality, reason)
-        ON CONFLICT (tag_id, time) DO NOTHING`);
-      // Fast path: every row was new. Otherwise tell replays from conflicts.
-      const conflicts =
-        result.rowCount === batch.length ? [] : await narrowConflicts(db, samples, rows, batch);
+    prepare(batch): NarrowPrepared {
+      return { batch, generation: idsGeneration, data: metStoredRows ? undefined : encodeKnown(batch) };
+    },
+
+    async write(client, prepared) {
+      const { batch } = prepared;
+      // Replays come in runs (after a crash, after the clock stepped back): while the batch before
+      // met stored rows, go through the staging table at once instead of a COPY bound to fail.
+      const direct = metStoredRows ? undefined : await copyDirect(client, prepared);
+      const done = direct === undefined ? await copyStaged(client, batch) : { ...direct, conflicts: [] };
+      metStoredRows = direct === undefined && done.rows < batch.length;
       return {
-        rows: result.rowCount,
-        conflicts,
+        rows: done.rows,
+        conflicts: done.conflicts,
         afterCommit: () => {
-          for (const [name, id] of fresh) ids.set(name, id);
+          for (const [name, id] of done.fresh) ids.set(name, id);
         },
       };
     },

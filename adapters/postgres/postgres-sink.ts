@@ -26,7 +26,7 @@ import type { HistorianLayout, LayoutWrite } from "./layout.ts";
 import { processTimeZone } from "./local-time.ts";
 import { narrowLayout } from "./narrow-layout.ts";
 import { type Retention, retention } from "./retention.ts";
-import { sinkConnection } from "./sink-connection.ts";
+import { type SinkLinks, sinkConnection } from "./sink-connection.ts";
 import { startUpkeep, type Upkeep } from "./table-upkeep.ts";
 import { wideLayout } from "./wide-layout.ts";
 
@@ -41,6 +41,11 @@ export interface PostgresSinkOptions {
   connectionTimeoutMs?: number;
   /** Server-side statement timeout (default 15000 ms); a batch must commit within it. */
   statementTimeoutMs?: number;
+  /**
+   * Writer connections (default 2): batches written at the same time (the forwarder keeps up to
+   * this many in flight) each commit in a transaction of their own.
+   */
+  writers?: number;
   /** `ping()` answers false after this (default 2000 ms). */
   pingTimeoutMs?: number;
   /** Statement timeout of the background upkeep, e.g. building an index (default 1 h). */
@@ -89,6 +94,7 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
   // Every line names the sink, once (the caller may have bound it already).
   const log = "sink" in options.log.bindings() ? options.log : options.log.child({ sink: name });
   const connectionTimeoutMs = options.connectionTimeoutMs ?? 5_000;
+  const writers = options.writers ?? 2;
   const connection = sinkConnection({
     url,
     name,
@@ -96,6 +102,7 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
     connectionTimeoutMs,
     statementTimeoutMs: options.statementTimeoutMs ?? 15_000,
     pingTimeoutMs: options.pingTimeoutMs ?? 2_000,
+    writers,
   });
   const layout = layoutFor(historian, log);
   const lockKey = `plantbridge:${historian.schema}`;
@@ -163,23 +170,33 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
     });
   }
 
+  /** One transaction of the layout: the narrow one on the writer connection, the wide one on the pool. */
+  async function writeOnce(links: SinkLinks, batch: readonly SpooledSample[]): Promise<LayoutWrite> {
+    if (layout.kind === "narrow") {
+      const narrow = layout;
+      const prepared = narrow.prepare(batch);
+      return links.withWriter((writer) => narrow.write(writer, prepared));
+    }
+    const wide = layout;
+    return (await links.pool()).transaction((tx) => wide.write(tx, batch));
+  }
+
   /** One transaction; on drift, recreate what is missing and retry once. */
-  async function writeHealing(db: DatabasePool, batch: readonly SpooledSample[], context: string) {
-    const once = () => db.transaction((tx) => layout.write(tx, batch));
+  async function writeHealing(links: SinkLinks, batch: readonly SpooledSample[], context: string) {
     let outcome: LayoutWrite;
     try {
-      outcome = await once();
+      outcome = await writeOnce(links, batch);
     } catch (e) {
       const found = driftIn(e);
       if (found === undefined) throw e;
-      const did = await createAll(db);
+      const did = await createAll(await links.pool());
       log.warn(
         { found, did },
         `historian ${name}: drift: ${found}; ${did.length > 0 ? did.join("; ") : "nothing was missing, caches re-read"}; retrying the batch once`,
       );
       keepTables();
       try {
-        outcome = await once();
+        outcome = await writeOnce(links, batch);
       } catch (again) {
         if (!(again instanceof HistorianDrift)) throw again;
         throw new PlantbridgeError(
@@ -193,6 +210,8 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
 
   return {
     name,
+    // The wide layout locks its table per batch: batches in flight at once would only queue.
+    pipelineDepth: layout.kind === "narrow" ? writers : 1,
 
     async open(openTags: readonly TagInfo[]): Promise<void> {
       if (connection.closed) throw notOpen("open");
@@ -224,8 +243,8 @@ export function createPostgresSink(options: PostgresSinkOptions): HistorianSink 
       const first = batch[0]?.seq;
       const last = batch.at(-1)?.seq;
       const context = `historian ${name}: write of ${batch.length} samples (seq ${first}..${last})`;
-      const outcome = await connection.call(context, originOf(batch), (db) =>
-        writeHealing(db, batch, context),
+      const outcome = await connection.callLinks(context, originOf(batch), (links) =>
+        writeHealing(links, batch, context),
       );
       outcome.afterCommit();
       const conflicts = outcome.conflicts.length;

@@ -1,6 +1,7 @@
 /**
- * The historian sink's link to PostgreSQL: a small pool built on first use and thrown away after
- * an outage (its connections may be dead or hung), and `call`, which bounds every piece of work
+ * The historian sink's link to PostgreSQL: a small slonik pool and the writer connection (a plain
+ * pg Client for binary COPY, pg-writer.ts), each built on first use and thrown away after an outage
+ * (their connections may be dead or hung), and `call`, which bounds every piece of work
  * with a client-side deadline on top of the server's statement timeout and classifies what it
  * throws at this edge (PB_ERR_HISTORIAN_UNAVAILABLE or PB_ERR_HISTORIAN_REJECTED).
  */
@@ -17,7 +18,9 @@ import {
 } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { classifyHistorianError } from "./classify-error.ts";
+import type { WriterConnection } from "./pg-writer.ts";
 import { createHistorianPool } from "./pool.ts";
+import { writerPool } from "./writer-pool.ts";
 
 export interface SinkConnectionOptions {
   url: string;
@@ -26,11 +29,15 @@ export interface SinkConnectionOptions {
   connectionTimeoutMs: number;
   statementTimeoutMs: number;
   pingTimeoutMs: number;
+  /** Writer connections: batches written at the same time each get one. */
+  writers: number;
 }
 
 export interface SinkConnection {
   /** Runs `work` on the pool within the deadline; rejects with a coded historian error. */
   call<T>(context: string, origin: ErrorOrigin, work: (pool: DatabasePool) => Promise<T>): Promise<T>;
+  /** Like `call`, for work that needs the writer connection (and maybe the pool), built on demand. */
+  callLinks<T>(context: string, origin: ErrorOrigin, work: (links: SinkLinks) => Promise<T>): Promise<T>;
   /** The pool (built if needed), for work that classifies its own failures (retention). */
   pool(): Promise<DatabasePool>;
   /** The most a call may take: 2 connects and a statement, plus a second. */
@@ -38,6 +45,13 @@ export interface SinkConnection {
   ping(): Promise<boolean>;
   close(): Promise<void>;
   readonly closed: boolean;
+}
+
+/** The sink's two ways to the database, each connected on first use. */
+export interface SinkLinks {
+  pool(): Promise<DatabasePool>;
+  /** Runs `work` on a writer connection of its own (one transaction's worth of work). */
+  withWriter<T>(work: (writer: WriterConnection) => Promise<T>): Promise<T>;
 }
 
 const one = z.object({ ok: z.number() });
@@ -48,6 +62,14 @@ export function sinkConnection(options: SinkConnectionOptions): SinkConnection {
   const callDeadlineMs = 2 * connectionTimeoutMs + statementTimeoutMs + 1_000;
   let pool: DatabasePool | undefined;
   let creating: Promise<DatabasePool> | undefined;
+  const writers = writerPool({
+    url,
+    name,
+    log,
+    connectionTimeoutMs,
+    statementTimeoutMs,
+    size: options.writers,
+  });
   let closed = false;
 
   const closedError = () =>
@@ -86,11 +108,46 @@ export function sinkConnection(options: SinkConnectionOptions): SinkConnection {
     return attempt;
   }
 
+  /** After an outage: the pool and the writer may hold dead or hung connections. */
   function dropPool(): void {
     const old = pool;
     pool = undefined;
     creating = undefined;
     old?.end().catch((e: unknown) => log.debug({ err: errorMessage(e) }, "historian pool end after outage"));
+    writers.drop();
+  }
+
+  /** Bounds `work` with the call deadline and turns what it throws into a coded historian error. */
+  async function bounded<T>(context: string, origin: ErrorOrigin, work: Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(
+        work,
+        callDeadlineMs,
+        () =>
+          new PlantbridgeError(
+            ErrorCode.HISTORIAN_UNAVAILABLE,
+            `${context}: no answer within ${callDeadlineMs} ms`,
+            origin,
+          ),
+      );
+    } catch (e) {
+      if (isPlantbridgeError(e)) {
+        if (e.code === ErrorCode.HISTORIAN_UNAVAILABLE) dropPool();
+        throw e;
+      }
+      const { error, known, sqlState } = classifyHistorianError(e, context, origin);
+      if (error.code === ErrorCode.HISTORIAN_UNAVAILABLE) {
+        dropPool();
+        if (known) {
+          log.debug({ sqlState, err: errorMessage(e) }, `${context}: historian unavailable`);
+        } else {
+          log.error({ sqlState, err: errorMessage(e) }, `${context}: unexpected error, will retry`);
+        }
+      } else {
+        log.warn({ sqlState, err: errorMessage(e) }, `${context}: the database refused the data`);
+      }
+      throw error;
+    }
   }
 
   return {
@@ -100,40 +157,12 @@ export function sinkConnection(options: SinkConnectionOptions): SinkConnection {
     },
     pool: ensurePool,
 
-    async call<T>(
-      context: string,
-      origin: ErrorOrigin,
-      work: (pool: DatabasePool) => Promise<T>,
-    ): Promise<T> {
-      try {
-        return await withDeadline(
-          ensurePool().then(work),
-          callDeadlineMs,
-          () =>
-            new PlantbridgeError(
-              ErrorCode.HISTORIAN_UNAVAILABLE,
-              `${context}: no answer within ${callDeadlineMs} ms`,
-              origin,
-            ),
-        );
-      } catch (e) {
-        if (isPlantbridgeError(e)) {
-          if (e.code === ErrorCode.HISTORIAN_UNAVAILABLE) dropPool();
-          throw e;
-        }
-        const { error, known, sqlState } = classifyHistorianError(e, context, origin);
-        if (error.code === ErrorCode.HISTORIAN_UNAVAILABLE) {
-          dropPool();
-          if (known) {
-            log.debug({ sqlState, err: errorMessage(e) }, `${context}: historian unavailable`);
-          } else {
-            log.error({ sqlState, err: errorMessage(e) }, `${context}: unexpected error, will retry`);
-          }
-        } else {
-          log.warn({ sqlState, err: errorMessage(e) }, `${context}: the database refused the data`);
-        }
-        throw error;
-      }
+    call<T>(context: string, origin: ErrorOrigin, work: (pool: DatabasePool) => Promise<T>): Promise<T> {
+      return bounded(context, origin, ensurePool().then(work));
+    },
+
+    callLinks<T>(context: string, origin: ErrorOrigin, work: (links: SinkLinks) => Promise<T>): Promise<T> {
+      return bounded(context, origin, work({ pool: ensurePool, withWriter: (w) => writers.use(w) }));
     },
 
     async ping(): Promise<boolean> {
@@ -163,6 +192,7 @@ export function sinkConnection(options: SinkConnectionOptions): SinkConnection {
       const current = pool;
       pool = undefined;
       await pending?.catch(() => undefined);
+      await writers.close();
       await current?.end();
     },
   };

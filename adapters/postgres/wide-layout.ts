@@ -18,7 +18,7 @@ import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import { tagId, type WideColumn } from "../../schemas/plant-types.ts";
 import { HistorianDrift } from "./drift.ts";
-import { epochMsToTimestamptz, type HistorianLayout, tableId, wallMsToTimestamp } from "./layout.ts";
+import { epochMsToTimestamptz, type PoolLayout, tableId, wallMsToTimestamp } from "./layout.ts";
 import { formatWall, wallClockIn } from "./local-time.ts";
 import { keepTimeIndex } from "./time-index.ts";
 import { reportDuplicateTimes } from "./wide-duplicates.ts";
@@ -61,7 +61,7 @@ function columnMap(options: WideOptions): Map<string, string> {
   return byTag;
 }
 
-export function wideLayout(options: WideOptions): HistorianLayout {
+export function wideLayout(options: WideOptions): PoolLayout {
   const { schema, table, timeColumn, log } = options;
   const target = sql.identifier([schema, table]);
   const where = `${schema}.${table}`;

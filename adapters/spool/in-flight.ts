@@ -8,15 +8,19 @@
  * it after all, the write carried it: the count is taken back. `dropped` is then exactly what never
  * reached every sink, and a crash in between leaves the count on the safe side.
  *
- * A sample is "in hand" of a sink when the sink's last `readBatch` returned it (its seq lies at or
- * below the top of that batch) and the sink has not acked it yet. A deleted sample can still arrive
+ * A sample is "in hand" of a sink when a `readBatch` since the sink last read from its cursor
+ * returned it (its seq lies at or below the top of those batches) and the sink has not acked it yet. A deleted sample can still arrive
  * only if every sink lacking it has it in hand: seq ≤ min over sinks of max(cursor, top handed out).
  * That is one bound, so the samples that can still arrive are the deleted ones up to it.
  */
 
 export interface InFlightLedger {
-  /** A sink read a batch up to `top`: what it had in hand before and was deleted can no longer arrive. */
-  handedOut(sink: string, top: number): void;
+  /**
+   * A sink read a batch up to `top`. Read from its cursor, what it had in hand before and was
+   * deleted can no longer arrive (the sink starts over); read ahead (`ahead`), the earlier batches
+   * are still on their way and stay in hand.
+   */
+  handedOut(sink: string, top: number, ahead?: boolean): void;
   /** The highest deleted seq that may still arrive, given the cursors now (0: none). */
   reachableTop(cursors: ReadonlyMap<string, number>): number;
   /** Deleted samples that may still arrive: seq → the sinks that lacked it when it was deleted. */
@@ -33,7 +37,11 @@ export function createInFlightLedger(): InFlightLedger {
   const owed = new Map<number, Set<string>>();
 
   return {
-    handedOut(sink, top) {
+    handedOut(sink, top, ahead = false) {
+      if (ahead) {
+        tops.set(sink, Math.max(top, tops.get(sink) ?? 0));
+        return;
+      }
       for (const [seq, sinks] of owed) if (sinks.has(sink)) owed.delete(seq);
       tops.set(sink, top);
     },

@@ -9,6 +9,7 @@
  *   under the `conflict` sink with both values in its reason, counted, and logged at warn.
  * Nothing is dropped here except by the bound, which is counted and logged too.
  */
+import type { SQLInputValue } from "node:sqlite";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { Sample } from "../types.ts";
 import { type Conflict, type ConflictsKept, keepConflicts } from "./dead-letters.ts";
@@ -19,8 +20,9 @@ import {
   noneDropped,
   type SamplesDropped,
 } from "./spool-bound.ts";
-import { encodeValue, originOf, sameAsHeld } from "./spool-rows.ts";
+import { encodeValue, kindOf, originOf, sameAsHeld, storedNumber } from "./spool-rows.ts";
 import { bumpCounters, type SpoolState } from "./spool-state.ts";
+import { samplesPerInsert } from "./spool-statements.ts";
 
 const noConflicts: ConflictsKept = Object.freeze({ kept: 0, repeated: 0, bounded: 0 });
 
@@ -32,9 +34,64 @@ export interface Appended {
   dropped: SamplesDropped;
 }
 
+/**
+ * The common case: every sample is new. Inserts them with multi-row statements inside a savepoint
+ * and returns the last seq; when one of them was held already, rolls the savepoint back (nothing
+ * inserted, no seq used) and returns undefined: the caller sorts them out one by one.
+ */
+function insertAllNew(state: SpoolState, samples: readonly Sample[]): number | undefined {
+  const { db, st } = state;
+  db.exec("SAVEPOINT append_new");
+  let inserted = 0;
+  let lastSeq = state.lastSeq;
+  const args: SQLInputValue[] = new Array(6 * samplesPerInsert);
+  let i = 0;
+  for (; i + samplesPerInsert <= samples.length; i += samplesPerInsert) {
+    for (let j = 0; j < samplesPerInsert; j++) {
+      const s = samples[i + j] as Sample;
+      const at = 6 * j;
+      args[at] = s.tag;
+      args[at + 1] = s.time;
+      args[at + 2] = storedNumber(s.value);
+      args[at + 3] = kindOf(s.value);
+      args[at + 4] = s.quality;
+      args[at + 5] = s.reason ?? null;
+    }
+    const r = st.insertSamples.run(...args);
+    inserted += Number(r.changes);
+    lastSeq = Number(r.lastInsertRowid);
+  }
+  for (; i < samples.length; i++) {
+    const s = samples[i] as Sample;
+    const r = st.insertSample.run(
+      s.tag,
+      s.time,
+      storedNumber(s.value),
+      kindOf(s.value),
+      s.quality,
+      s.reason ?? null,
+    );
+    inserted += Number(r.changes);
+    lastSeq = Number(r.lastInsertRowid);
+  }
+  if (inserted === samples.length) {
+    db.exec("RELEASE append_new");
+    return lastSeq;
+  }
+  db.exec("ROLLBACK TO append_new");
+  db.exec("RELEASE append_new");
+  return undefined;
+}
+
 /** Inserts `samples` (checked beforehand); runs inside the caller's transaction. */
 export function appendRows(state: SpoolState, samples: readonly Sample[], at: number): Appended {
   const { st } = state;
+  const allNew = insertAllNew(state, samples);
+  if (allNew !== undefined) {
+    const over = state.held + samples.length - state.maxSamples;
+    const dropped = over > 0 ? dropOldestSamples(state, over) : noneDropped;
+    return { inserted: samples.length, lastSeq: allNew, duplicates: 0, conflicts: noConflicts, dropped };
+  }
   let inserted = 0;
   let lastSeq = state.lastSeq;
   let duplicates = 0;

@@ -7,6 +7,7 @@ import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import { giveBackSpace } from "./spool-bound.ts";
 import { bumpCounters, minCursor, type SpoolState } from "./spool-state.ts";
 import { numberOf } from "./spool-statements.ts";
+import { tailDelivered } from "./spool-tail.ts";
 
 export interface Delivery {
   sink: string;
@@ -36,15 +37,17 @@ export function deliverUpTo(state: SpoolState, sink: string, seq: number): Deliv
   const from = knownSink(state, sink, "ack");
   const cursor = Math.max(from, seq);
   if (cursor === from) return { sink, cursor, delivered: 0, deleted: 0, rescued: 0 };
-  const delivered = numberOf(st.countBetween.get(from, cursor), "n");
   st.setCursor.run(cursor, sink);
   const others = new Map(state.cursors);
   others.set(sink, cursor);
+  // With one sink, every row after its old cursor up to the new one leaves the file now (rows at
+  // or below its cursor already left): what the delete removes is what the cursor passed.
+  const delivered = others.size === 1 ? undefined : numberOf(st.countBetween.get(from, cursor), "n");
   // Rows at or below every cursor are no one's pending: deleting them changes only `held`.
   const deleted = Number(st.deleteUpTo.run(minCursor(others)).changes);
   const rescued = state.inFlight.completedBy(sink, cursor);
   bumpCounters(st, { dropped: -rescued });
-  return { sink, cursor, delivered, deleted, rescued };
+  return { sink, cursor, delivered: delivered ?? deleted, deleted, rescued };
 }
 
 /** After the commit of `deliverUpTo`. */
@@ -60,5 +63,8 @@ export function mirrorDelivery(state: SpoolState, d: Delivery): void {
       `${d.rescued} samples counted as dropped reached sink ${d.sink} after all (they were on their way when the spool was full)`,
     );
   }
-  if (d.deleted > 0) giveBackSpace(state.db, state.st.freePages);
+  if (d.deleted > 0) {
+    tailDelivered(state.tail, minCursor(state.cursors));
+    giveBackSpace(state.db, state.st.freePages);
+  }
 }

@@ -13,6 +13,7 @@ import { asSpoolError, transaction } from "./spool-errors.ts";
 import { applySpoolSettings, conflictSink, createSpoolTables } from "./spool-schema.ts";
 import { minCursor, readCounters, type SpoolState } from "./spool-state.ts";
 import { numberOf, prepareSpoolStatements } from "./spool-statements.ts";
+import { emptyTail } from "./spool-tail.ts";
 
 /** Dead letters kept when the options name no bound (the plant file's default too). */
 export const defaultMaxDeadLetters = 100_000;
@@ -93,6 +94,7 @@ export function loadState(
     cursors: new Map(),
     pending: new Map(),
     inFlight: createInFlightLedger(),
+    tail: emptyTail(),
     counters: readCounters(st),
     held: 0,
     lastSeq: 0,

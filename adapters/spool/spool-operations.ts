@@ -14,6 +14,7 @@ import type { SpoolOwnership } from "./spool-lock.ts";
 import { wholeAtLeastOne } from "./spool-open.ts";
 import { checkSample, decodeSample } from "./spool-rows.ts";
 import type { SpoolState } from "./spool-state.ts";
+import { tailAppended, tailForget, tailRead } from "./spool-tail.ts";
 
 /** What `stats()` returns: the in-memory mirror, exact after every commit. */
 export interface SqliteSpoolStats extends SpoolStats {
@@ -40,15 +41,16 @@ export function appendSamples(state: SpoolState, samples: readonly Sample[]): nu
   if (samples.length === 0) return state.lastSeq;
   const at = Date.now();
   return attempt(state, "append", () => {
-    mirrorAppend(
-      state,
-      transaction(state.db, () => appendRows(state, samples, at)),
-    );
+    const before = state.lastSeq;
+    const appended = transaction(state.db, () => appendRows(state, samples, at));
+    mirrorAppend(state, appended);
+    tailAppended(state.tail, samples, appended.inserted, before, appended.lastSeq);
+    if (appended.dropped.gone > 0) tailForget(state.tail);
     return state.lastSeq;
   });
 }
 
-export function readBatch(state: SpoolState, sink: string, limit: number): SpooledSample[] {
+export function readBatch(state: SpoolState, sink: string, limit: number, after?: number): SpooledSample[] {
   const cursor = knownSink(state, sink, "readBatch");
   if (!wholeAtLeastOne(limit)) {
     throw new PlantbridgeError(
@@ -56,9 +58,18 @@ export function readBatch(state: SpoolState, sink: string, limit: number): Spool
       `spool ${state.path}: batch limit must be a whole number >= 1`,
     );
   }
+  const from = after ?? cursor;
+  if (!Number.isSafeInteger(from) || from < cursor || from > state.lastSeq) {
+    throw new PlantbridgeError(
+      ErrorCode.SPOOL,
+      `spool ${state.path}: sink "${sink}" read after seq ${from}, outside its cursor ${cursor} .. the last seq ${state.lastSeq}`,
+    );
+  }
   return attempt(state, "readBatch", () => {
-    const batch = state.st.readAfter.all(cursor, limit).map(decodeSample);
-    state.inFlight.handedOut(sink, batch.at(-1)?.seq ?? cursor);
+    const batch = tailRead(state.tail, from, limit) ?? state.st.readAfter.all(from, limit).map(decodeSample);
+    // Reading ahead keeps what the sink already had in hand (still on its way); a read from the
+    // cursor starts over.
+    state.inFlight.handedOut(sink, batch.at(-1)?.seq ?? from, from > cursor);
     return batch;
   });
 }

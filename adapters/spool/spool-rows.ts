@@ -14,6 +14,18 @@ export interface StoredValue {
   kind: ValueKind;
 }
 
+/** The REAL a value is stored as (booleans 1/0); without an object per sample, for the append's hot path. */
+export function storedNumber(value: TagValue | null): number | null {
+  if (value === null) return null;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return value;
+}
+
+export function kindOf(value: TagValue | null): ValueKind {
+  if (value === null) return "null";
+  return typeof value === "boolean" ? "boolean" : "number";
+}
+
 export function encodeValue(value: TagValue | null): StoredValue {
   if (value === null) return { value: null, kind: "null" };
   if (typeof value === "boolean") return { value: value ? 1 : 0, kind: "boolean" };

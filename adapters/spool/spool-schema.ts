@@ -2,18 +2,22 @@
  * The spool file's layout and settings. Every statement is fixed text; the only
  * variable part (the `synchronous` level) is checked against its literal union first.
  *
- * Version 2 (this one) lets a dead letter have no sequence number: a conflict (a sample whose
- * tag and time the spool already held with another value) never got one. A version-1 file is
- * migrated in place, in one transaction, when a plantbridge process opens it for writing.
+ * Version 2 let a dead letter have no sequence number: a conflict (a sample whose tag and time the
+ * spool already held with another value) never got one. Version 3 (this one) keeps a sample's
+ * identity as UNIQUE (time, tag) instead of (tag, time): the same constraint, but its index grows
+ * at one end as storage cycles arrive (and shrinks at the other as sinks ack), where (tag, time)
+ * put every cycle's rows into every leaf page of the index — a page written per tag per cycle.
+ * Older files are migrated in place, in one transaction, when a plantbridge process opens them
+ * for writing.
  */
 import type { DatabaseSync } from "node:sqlite";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { SpoolSynchronous } from "../../schemas/plant-types.ts";
 
-export const spoolSchemaVersion = 2;
+export const spoolSchemaVersion = 3;
 
 /** The versions a read-only reader understands (their columns are the same). */
-export const readableSchemaVersions: readonly number[] = [1, 2];
+export const readableSchemaVersions: readonly number[] = [1, 2, 3];
 
 /** Counters kept in `meta` so they survive restarts. The table holds these keys and no others. */
 export const MetaKey = {
@@ -68,18 +72,21 @@ const deadLettersTable = (name: string): string => `
   );`;
 
 /** Creates what is missing, migrates a version-1 file, seeds the counters; refuses other versions. */
+const samplesTable = (name: string): string => `
+  CREATE TABLE IF NOT EXISTS ${name} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tag TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    value REAL,
+    value_kind TEXT NOT NULL CHECK (value_kind IN ('number', 'boolean', 'null')),
+    quality TEXT NOT NULL CHECK (quality IN ('good', 'bad')),
+    reason TEXT,
+    UNIQUE (time, tag)
+  );`;
+
 export function createSpoolTables(db: DatabaseSync): void {
   db.exec(`
-    CREATE TABLE IF NOT EXISTS samples (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      tag TEXT NOT NULL,
-      time INTEGER NOT NULL,
-      value REAL,
-      value_kind TEXT NOT NULL CHECK (value_kind IN ('number', 'boolean', 'null')),
-      quality TEXT NOT NULL CHECK (quality IN ('good', 'bad')),
-      reason TEXT,
-      UNIQUE (tag, time)
-    );
+    ${samplesTable("samples")}
     CREATE TABLE IF NOT EXISTS cursors (
       sink TEXT PRIMARY KEY,
       seq INTEGER NOT NULL
@@ -95,8 +102,9 @@ export function createSpoolTables(db: DatabaseSync): void {
     seed.run(key, key === MetaKey.schemaVersion ? spoolSchemaVersion : 0);
   }
   const version = readSchemaVersion(db);
+  if (version !== spoolSchemaVersion && version !== 1 && version !== 2) throw unreadableVersion(version);
   if (version === 1) migrateFromVersion1(db);
-  else if (version !== spoolSchemaVersion) throw unreadableVersion(version);
+  if (version === 1 || version === 2) migrateToVersion3(db);
   db.exec(`
     CREATE INDEX IF NOT EXISTS dead_letters_by_sink ON dead_letters (sink, id);
     CREATE INDEX IF NOT EXISTS dead_letters_by_key ON dead_letters (tag, time);
@@ -125,7 +133,34 @@ function migrateFromVersion1(db: DatabaseSync): void {
       DROP TABLE dead_letters;
       ALTER TABLE dead_letters_v2 RENAME TO dead_letters;
     `);
-    db.prepare("UPDATE meta SET value = ? WHERE key = ?").run(spoolSchemaVersion, MetaKey.schemaVersion);
+    db.prepare("UPDATE meta SET value = ? WHERE key = ?").run(2, MetaKey.schemaVersion);
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+/**
+ * Versions 1 and 2 had UNIQUE (tag, time): the samples table is rebuilt with UNIQUE (time, tag),
+ * every row with its seq, and the sequence kept where it was (delivered rows are gone, but their
+ * seqs are never given again: the cursors point at them).
+ */
+function migrateToVersion3(db: DatabaseSync): void {
+  const columns = "seq, tag, time, value, value_kind, quality, reason";
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const top = Number(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'samples'").get()?.seq ?? 0);
+    db.exec(`
+      ${samplesTable("samples_v3")}
+      INSERT INTO samples_v3 (${columns}) SELECT ${columns} FROM samples ORDER BY seq;
+      DROP TABLE samples;
+      ALTER TABLE samples_v3 RENAME TO samples;
+      DELETE FROM sqlite_sequence WHERE name IN ('samples', 'samples_v3');
+    `);
+    const held = Number(db.prepare("SELECT max(seq) AS top FROM samples").get()?.top ?? 0);
+    db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('samples', ?)").run(Math.max(top, held));
+    db.prepare("UPDATE meta SET value = ? WHERE key = ?").run(3, MetaKey.schemaVersion);
     db.exec("COMMIT");
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");

@@ -8,6 +8,7 @@ import type { Log } from "../../lib/log.ts";
 import type { InFlightLedger } from "./in-flight.ts";
 import { MetaKey } from "./spool-schema.ts";
 import { numberOf, type SpoolStatements } from "./spool-statements.ts";
+import type { SpoolTail } from "./spool-tail.ts";
 
 /** The counters of `meta` that `stats()` shows. */
 export interface SpoolCounters {
@@ -30,6 +31,8 @@ export interface SpoolState {
   /** Per configured sink: held samples after its cursor. */
   readonly pending: Map<string, number>;
   readonly inFlight: InFlightLedger;
+  /** The samples appended last, as a read gives them (spool-tail.ts). */
+  readonly tail: SpoolTail;
   readonly counters: SpoolCounters;
   /** Samples in the file. */
   held: number;

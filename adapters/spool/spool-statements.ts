@@ -7,11 +7,20 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 export const sampleColumns = "seq, tag, time, value, value_kind, quality, reason";
 export const deadLetterColumns = "id, seq, tag, time, value, value_kind, quality, reason, sink, error, at";
 
+/** Samples one multi-row INSERT takes: one call into SQLite per this many, not per sample. */
+export const samplesPerInsert = 64;
+
 export function prepareSpoolStatements(db: DatabaseSync) {
   return {
     // samples
     insertSample: db.prepare(
       "INSERT OR IGNORE INTO samples (tag, time, value, value_kind, quality, reason) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    insertSamples: db.prepare(
+      `INSERT OR IGNORE INTO samples (tag, time, value, value_kind, quality, reason) VALUES ${Array.from(
+        { length: samplesPerInsert },
+        () => "(?, ?, ?, ?, ?, ?)",
+      ).join(", ")}`,
     ),
     heldByKey: db.prepare(
       "SELECT seq, value, value_kind, quality, reason FROM samples WHERE tag = ? AND time = ?",

@@ -85,7 +85,7 @@ function spoolApi(state: SpoolState, ownership: SpoolOwnership): SqliteSpool {
   return {
     path: state.path,
     append: (samples) => appendSamples(usable("append"), samples),
-    readBatch: (sink, limit) => readBatch(usable("readBatch"), sink, limit),
+    readBatch: (sink, limit, after) => readBatch(usable("readBatch"), sink, limit, after),
     ack: (sink, seq) => ack(usable("ack"), sink, seq),
     deadLetter: (sink, samples, reason) => deadLetter(usable("deadLetter"), sink, samples, reason),
     readDeadLetters: (sink, limit) =>

@@ -55,6 +55,11 @@ export interface StartPlantOptions {
   inputs?: PlantInputs;
   /** The plant's clocks; default the system's (a soak run steps the wall clock through its own). */
   clock?: Clock;
+  /**
+   * Links made elsewhere (the bench's synthetic scale units): called once per unit; undefined
+   * gives the unit its real Modbus or OPC UA link.
+   */
+  createLink?: (unit: UnitConfig) => UnitLink | undefined;
 }
 
 /** The historian sink's name: its delivery cursor in the spool. */
@@ -149,7 +154,8 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   // One per plant: units with `connection: shared` on one host:port share a connection through it.
   const modbusLinks = createModbusLinks({ log, clock });
   const deps: PlantDeps = {
-    createLink: (unit) => createLink(unit, log, pkiDir, clock, modbusLinks, meters),
+    createLink: (unit) =>
+      options.createLink?.(unit) ?? createLink(unit, log, pkiDir, clock, modbusLinks, meters),
     transforms,
     spool,
     sinks: [sink],

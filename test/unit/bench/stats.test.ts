@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { median, percentile, ratioOf, variantOf } from "../../../bench/stats.ts";
+import { median, mergeFlat, percentile, ratioOf, variantOf } from "../../../bench/stats.ts";
 
 describe("bench statistics", () => {
   it("percentiles interpolate between ranks of the sorted values", () => {
@@ -22,5 +22,32 @@ describe("bench statistics", () => {
     expect(fast.figures["scans/s"]).toBe(200);
     expect(median([3, 1, 2])).toBe(2);
     expect(ratioOf("scans/s", fast, slow, "scans/s").value).toBe(10);
+  });
+
+  it("merges every stage's flat figures into one object and refuses a key two stages report", () => {
+    expect(
+      mergeFlat([
+        {
+          id: "historian-ingest",
+          flat: { "ingest.samples_per_s": 120_000, "ingest.ratio_vs_copy_text": 0.9 },
+        },
+        { id: "control-latency" },
+        {
+          id: "end-to-end",
+          flat: { "e2e.max_samples_per_s": 50_000, "e2e.held_lost": Number.POSITIVE_INFINITY },
+        },
+      ]),
+    ).toEqual({
+      "ingest.samples_per_s": 120_000,
+      "ingest.ratio_vs_copy_text": 0.9,
+      "e2e.max_samples_per_s": 50_000,
+      "e2e.held_lost": Number.NaN,
+    });
+    expect(() =>
+      mergeFlat([
+        { id: "a", flat: { "x.y": 1 } },
+        { id: "b", flat: { "x.y": 2 } },
+      ]),
+    ).toThrow(/b and a both report x\.y/);
   });
 });

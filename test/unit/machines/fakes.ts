@@ -260,9 +260,9 @@ export class MemorySpool implements Spool {
     return this.seq;
   }
 
-  readBatch(sink: string, limit: number): SpooledSample[] {
-    const cursor = this.cursors.get(sink) ?? 0;
-    return this.rows.filter((r) => r.seq > cursor).slice(0, limit);
+  readBatch(sink: string, limit: number, after?: number): SpooledSample[] {
+    const from = after ?? this.cursors.get(sink) ?? 0;
+    return this.rows.filter((r) => r.seq > from).slice(0, limit);
   }
 
   ack(sink: string, seq: number): void {

@@ -263,7 +263,8 @@ describe("storage samples", () => {
       ["B.z", { value: true, quality: "good" as const, time: 5, receivedAt: 5 }],
       ["A.x", { value: null, quality: "bad" as const, reason: "BadNodeIdUnknown", time: 5, receivedAt: 5 }],
     ]);
-    expect(cycleSamples(tags, readings, 1000)).toEqual([
+    const ids = tags.map((t) => `${t.unit}.${t.tag}`);
+    expect(cycleSamples(ids, (i) => readings.get(ids[i] ?? ""), 1000)).toEqual([
       { tag: "A.x", time: 1000, value: null, quality: "bad", reason: "BadNodeIdUnknown" },
       { tag: "A.y", time: 1000, value: null, quality: "bad", reason: "A.y not read" },
       { tag: "B.z", time: 1000, value: true, quality: "good" },

@@ -72,7 +72,7 @@ describe("spool maintenance", () => {
   it("reports held and pending samples, counters, dead letters per sink and per reason", () => {
     const r = report();
     expect(r).toMatchObject({
-      schemaVersion: 2,
+      schemaVersion: 3,
       held: 1,
       sinks: [{ sink: "postgres", cursor: 4, pending: 1, oldest: t0 + 4000, newest: t0 + 4000 }],
       counters: { dropped: 0, duplicates: 0, conflicts: 1, deadLettered: 4, deadLettersReplayed: 0 },

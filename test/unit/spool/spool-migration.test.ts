@@ -100,7 +100,49 @@ describe("spool schema migration", () => {
     }
     const raw = new DatabaseSync(path, { readOnly: true });
     try {
-      expect(raw.prepare("SELECT value FROM meta WHERE key = 'schemaVersion'").get()?.value).toBe(2);
+      expect(raw.prepare("SELECT value FROM meta WHERE key = 'schemaVersion'").get()?.value).toBe(3);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("rebuilds the samples of a version-2 file with UNIQUE (time, tag), keeping every seq and the sequence", () => {
+    writeVersion1File();
+    // As version 2 left it: everything up to seq 3 delivered and deleted, the sequence at 3.
+    const db = new DatabaseSync(path);
+    db.exec(
+      "UPDATE meta SET value = 2 WHERE key = 'schemaVersion'; UPDATE cursors SET seq = 3; DELETE FROM samples",
+    );
+    db.exec(
+      `INSERT INTO samples (seq, tag, time, value, value_kind, quality) VALUES (7, 'PEMEL.a', ${t0 + 5000}, 5, 'number', 'good')`,
+    );
+    db.exec("UPDATE cursors SET seq = 3");
+    db.close();
+    const s = openSpool({
+      path,
+      sinks: ["postgres"],
+      maxSamples: 100,
+      synchronous: "NORMAL",
+      log: silentLog(),
+    });
+    try {
+      expect(s.readBatch("postgres", 10).map((b) => [b.seq, b.tag, b.value])).toEqual([[7, "PEMEL.a", 5]]);
+      // The next sample continues the sequence; a held (tag, time) is still one identity.
+      expect(s.append([{ tag: "PEMEL.b", time: t0 + 5000, value: 1, quality: "good" }])).toBe(8);
+      s.append([{ tag: "PEMEL.a", time: t0 + 5000, value: 5, quality: "good" }]);
+      expect(s.stats()).toMatchObject({ held: 2, duplicates: 4, pending: { postgres: 2 } });
+    } finally {
+      s.close();
+    }
+    const raw = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(raw.prepare("SELECT value FROM meta WHERE key = 'schemaVersion'").get()?.value).toBe(3);
+      const index = raw.prepare("SELECT name FROM pragma_index_list('samples') WHERE \"unique\" = 1").get();
+      const columns = raw
+        .prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+        .all(String(index?.name))
+        .map((c) => c.name);
+      expect(columns).toEqual(["time", "tag"]);
     } finally {
       raw.close();
     }
