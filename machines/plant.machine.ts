@@ -12,13 +12,20 @@
  * SHUTDOWN: stop control and storage → forwarders FLUSH (deadline) → close the links → close the
  * sinks → `stopped` (final). The CLI closes the spool afterwards.
  */
-import { type AnyActorRef, assign, enqueueActions, fromPromise, setup } from "xstate";
-import type { HistorianSink } from "../adapters/types.ts";
+import { type AnyActorRef, assign, enqueueActions, setup } from "xstate";
 import type { PlantbridgeError } from "../lib/errors.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { connectionMachine } from "./connection.machine.ts";
 import { controlMachine } from "./control.machine.ts";
 import { forwarderMachine } from "./forwarder.machine.ts";
+import {
+  allFinished,
+  closeSinks,
+  connectedGeneration,
+  failedChild,
+  isActive,
+  plantLookups,
+} from "./plant-children.ts";
 import {
   buildPlantContext,
   type ChildSpec,
@@ -29,25 +36,24 @@ import {
 } from "./plant-context.ts";
 import type { PlantInput } from "./plant-deps.ts";
 import { plantHealth, readSpoolStats } from "./plant-health.ts";
+import {
+  logChildFailed,
+  logChildFailureWhileStopping,
+  logChildRestarted,
+  logGraceExpired,
+  logShutdown,
+  logSinkCloseFailure,
+  logStep,
+  logStopped,
+} from "./plant-logging.ts";
 import { childFailure, restartDelay } from "./plant-restarts.ts";
 import { actorIds, loopsFedBy, loopsWritingTo } from "./plant-wiring.ts";
-import { type PushContext, pushMachine } from "./push.machine.ts";
+import { pushMachine } from "./push.machine.ts";
 import { storageMachine } from "./storage.machine.ts";
 
 export type { PlantHealth } from "./plant-health.ts";
 export type { PlantContext, PlantEvent, PlantOutput };
 export { plantHealth };
-
-const isActive = (actor: { getSnapshot(): { status: string } }) => actor.getSnapshot().status === "active";
-const allFinished = (actors: Record<string, { getSnapshot(): { status: string } }>) =>
-  Object.values(actors).every((a) => !isActive(a));
-
-function connectedGeneration(context: PlantContext, unit: string): number | undefined {
-  const snapshot = context.units[unit]?.getSnapshot();
-  if (snapshot === undefined || snapshot.status !== "active" || snapshot.value !== "connected")
-    return undefined;
-  return snapshot.context.connects;
-}
 
 export const plantMachine = setup({
   types: {
@@ -62,11 +68,7 @@ export const plantMachine = setup({
     storage: storageMachine,
     forwarder: forwarderMachine,
     push: pushMachine,
-    closeSinks: fromPromise<void, readonly HistorianSink[]>(async ({ input }) => {
-      const results = await Promise.allSettled(input.map((sink) => sink.close()));
-      const failed = results.filter((r) => r.status === "rejected");
-      if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
-    }),
+    closeSinks,
   },
   actions: {
     connectUnits: enqueueActions(({ context, enqueue }) => {
@@ -120,20 +122,13 @@ export const plantMachine = setup({
       const outcome = childFailure(context, params.id, reason, context.deps.clock.monotonic());
       enqueue.assign(outcome);
       const failures = outcome.restarts[params.id]?.failures.length ?? 1;
-      const fields = { plant: context.plant.name, actor: params.id, reason, failures };
-      if (outcome.fatal !== null) {
-        context.deps.log.fatal(fields, `${params.id} failed: ${reason}. ${outcome.fatal}`);
-        return;
-      }
-      const delay = restartDelay({ ...context, ...outcome }, params.id);
-      context.deps.log.error(fields, `${params.id} failed: ${reason}; restarting it in ${delay} ms`);
-      enqueue.raise({ type: "RESTART_CHILD", id: params.id }, { delay });
+      const { fatal } = outcome;
+      const delay = fatal === null ? restartDelay({ ...context, ...outcome }, params.id) : 0;
+      enqueue(() => logChildFailed(context, { id: params.id, reason, failures, fatal, delay }));
+      if (fatal === null) enqueue.raise({ type: "RESTART_CHILD", id: params.id }, { delay });
     }),
     logChildFailure: ({ context }, params: { id: string; error: unknown }) =>
-      context.deps.log.error(
-        { plant: context.plant.name, actor: params.id, reason: errorMessage(params.error) },
-        `${params.id} failed while the plant stops: ${errorMessage(params.error)}`,
-      ),
+      logChildFailureWhileStopping(context, params.id, params.error),
     restartChild: enqueueActions(({ context, enqueue }, params: { id: string }) => {
       const spec: ChildSpec | undefined = context.specs[params.id];
       if (spec === undefined) {
@@ -149,7 +144,7 @@ export const plantMachine = setup({
       );
       if (spec.kind === "connection")
         enqueue.sendTo(({ context: c }) => c.units[spec.input.name] ?? spec.id, { type: "CONNECT" });
-      context.deps.log.info({ actor: spec.id }, `${spec.id} restarted`);
+      enqueue(() => logChildRestarted(context, spec.id));
     }),
     stopControlAndStorage: enqueueActions(({ context, enqueue }) => {
       for (const loop of Object.values(context.loops))
@@ -167,21 +162,13 @@ export const plantMachine = setup({
         if (isActive(unit)) enqueue.sendTo(unit, { type: "SHUTDOWN" });
     }),
     recordFinalSpoolStats: assign({ finalSpoolStats: ({ context }) => readSpoolStats(context.deps.spool) }),
-    logShutdown: ({ context }) => context.deps.log.info({ plant: context.plant.name }, "plant shutting down"),
-    logStep: ({ context }, params: { step: string }) =>
-      context.deps.log.info({ plant: context.plant.name }, `shutdown: ${params.step}`),
+    logShutdown: ({ context }) => logShutdown(context),
+    logStep: ({ context }, params: { step: string }) => logStep(context, params.step),
     logGraceExpired: ({ context }, params: { waitingFor: string }) =>
-      context.deps.log.warn(
-        { plant: context.plant.name },
-        `shutdown: gave up waiting for ${params.waitingFor}`,
-      ),
+      logGraceExpired(context, params.waitingFor),
     logSinkCloseFailure: ({ context }, params: { error: unknown }) =>
-      context.deps.log.error(
-        { plant: context.plant.name, reason: errorMessage(params.error) },
-        `closing the historian sinks failed: ${errorMessage(params.error)}`,
-      ),
-    logStopped: ({ context }) =>
-      context.deps.log.info({ plant: context.plant.name, fatal: context.fatal }, "plant machine stopped"),
+      logSinkCloseFailure(context, params.error),
+    logStopped: ({ context }) => logStopped(context),
   },
   guards: {
     fatal: ({ context }) => context.fatal !== null,
@@ -196,22 +183,12 @@ export const plantMachine = setup({
 }).createMachine({
   id: "plant",
   initial: "running",
-  context: ({ input, spawn, self }) => {
-    const current = () => self.getSnapshot().context as PlantContext;
-    return buildPlantContext(
+  context: ({ input, spawn, self }) =>
+    buildPlantContext(
       input,
-      {
-        connection: (unit) => connectedGeneration(current(), unit),
-        pushed: (unit) => {
-          const child = self.getSnapshot().children[actorIds.subscription(unit)] as AnyActorRef | undefined;
-          const snapshot = child?.getSnapshot();
-          return snapshot?.status === "active" ? (snapshot.context as PushContext) : undefined;
-        },
-        reportLinkFailure: (unit, error) => self.send({ type: "LINK_FAILURE", unit, error }),
-      },
+      plantLookups(self),
       (spec) => spawn(spec.kind, { id: spec.id, input: spec.input } as never) as AnyActorRef,
-    );
-  },
+    ),
   output: ({ context }) => ({ fatal: context.fatal }),
   on: {
     UNIT_CONNECTED: {
@@ -239,10 +216,7 @@ export const plantMachine = setup({
     "xstate.error.actor.*": {
       actions: {
         type: "logChildFailure",
-        params: ({ event }: { event: { type: string; error?: unknown } }) => ({
-          id: event.type.slice("xstate.error.actor.".length),
-          error: event.error,
-        }),
+        params: failedChild,
       },
     },
   },
@@ -255,10 +229,7 @@ export const plantMachine = setup({
         "xstate.error.actor.*": {
           actions: {
             type: "handleChildFailure",
-            params: ({ event }: { event: { type: string; error?: unknown } }) => ({
-              id: event.type.slice("xstate.error.actor.".length),
-              error: event.error,
-            }),
+            params: failedChild,
           },
         },
       },
