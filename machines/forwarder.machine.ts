@@ -7,63 +7,27 @@
  * rejected rows are isolated and dead-lettered (deliver-batch.ts). `FLUSH` (shutdown) drains
  * until the spool is empty or the deadline passes, then reaches the final state `flushed`.
  */
-import { assign, fromPromise, raise, setup } from "xstate";
-import type { HistorianSink, Spool, SpooledSample, TagInfo } from "../adapters/types.ts";
-import type { Clock } from "../lib/clock.ts";
-import { errorMessage } from "../lib/errors.ts";
-import type { Log } from "../lib/log.ts";
-import type { ReconnectConfig } from "../schemas/plant-types.ts";
-import { backoffDelay } from "./backoff.ts";
+import { assign, raise, setup } from "xstate";
+import type { SpooledSample } from "../adapters/types.ts";
 import type { DeliveryOutcome } from "./deliver-batch.ts";
-import { deliverFromSpool } from "./deliver-spool.ts";
-import { describeDuration, type FailureEpisode, noteFailure, noteRecovery } from "./failure-episode.ts";
+import { deliverSamples, openSink, readSpoolBatch } from "./forwarder-actors.ts";
+import {
+  deliveryCounted,
+  type ForwarderContext,
+  type ForwarderEvent,
+  type ForwarderInput,
+  initialForwarderContext,
+  sinkUnavailable,
+} from "./forwarder-context.ts";
+import {
+  logDeadLetters,
+  logFlushed,
+  logRecovered,
+  logSpoolFailure,
+  logUnavailable,
+} from "./forwarder-logging.ts";
 
-/**
- * Most batches one delivery takes before the machine counts them and reads again: while the spool
- * keeps filling, the figures (health, status) move on at least this often.
- */
-const batchesPerDelivery = 16;
-
-export interface ForwarderInput {
-  spool: Spool;
-  sink: HistorianSink;
-  batchSize: number;
-  idleDelayMs: number;
-  retry: ReconnectConfig;
-  random: () => number;
-  log: Log;
-  clock: Clock;
-  /** Tags registered with the sink when it opens. Default none. */
-  tags?: readonly TagInfo[];
-}
-
-export interface ForwarderContext extends ForwarderInput {
-  opened: boolean;
-  batch: SpooledSample[];
-  /** Successful sink writes. */
-  batches: number;
-  delivered: number;
-  deadLettered: number;
-  /** Samples the historian already held with another value at their (tag, time), kept as dead letters. */
-  conflicts: number;
-  /** Times the sink was found unavailable (each one is retried). */
-  retries: number;
-  /** Consecutive failures, drives the backoff; 0 once the sink answers again. */
-  attempts: number;
-  nextDelayMs: number;
-  lastError: string | null;
-  flushing: boolean;
-  /** Monotonic ms the current state was entered. */
-  since: number;
-  lastOutcome: DeliveryOutcome | null;
-  /** The current outage of the sink, for loud but bounded logging. */
-  outage: FailureEpisode | null;
-}
-
-export type ForwarderEvent =
-  | { type: "SAMPLES_APPENDED" }
-  | { type: "FLUSH"; deadlineMs: number }
-  | { type: "FLUSH_DEADLINE" };
+export type { ForwarderContext, ForwarderEvent, ForwarderInput };
 
 export const forwarderMachine = setup({
   types: {
@@ -71,106 +35,28 @@ export const forwarderMachine = setup({
     context: {} as ForwarderContext,
     events: {} as ForwarderEvent,
   },
-  actors: {
-    openSink: fromPromise<void, { sink: HistorianSink; tags: readonly TagInfo[] }>(({ input }) =>
-      input.sink.open(input.tags),
-    ),
-    readSpoolBatch: fromPromise<SpooledSample[], { spool: Spool; sink: string; limit: number }>(
-      async ({ input }) => input.spool.readBatch(input.sink, input.limit),
-    ),
-    deliverSamples: fromPromise<
-      DeliveryOutcome,
-      { sink: HistorianSink; spool: Spool; batch: readonly SpooledSample[]; batchSize: number }
-    >(({ input, signal }) =>
-      deliverFromSpool({
-        sink: input.sink,
-        spool: input.spool,
-        first: input.batch,
-        batchSize: input.batchSize,
-        maxBatches: batchesPerDelivery,
-        signal,
-      }),
-    ),
-  },
+  actors: { openSink, readSpoolBatch, deliverSamples },
   actions: {
     markStateEntry: assign({ since: ({ context }) => context.clock.monotonic() }),
     markOpened: assign({ opened: true }),
     keepBatch: assign((_, params: { batch: SpooledSample[] }) => ({ batch: params.batch })),
-    countDelivery: assign(({ context }, params: { outcome: DeliveryOutcome }) => ({
-      batches: context.batches + params.outcome.delivery.writes,
-      delivered: context.delivered + params.outcome.delivery.delivered,
-      deadLettered: context.deadLettered + params.outcome.delivery.deadLettered,
-      conflicts: context.conflicts + params.outcome.delivery.conflicts,
-      lastOutcome: params.outcome,
-      batch: [],
-    })),
-    logDeadLetters: ({ context }) => {
-      const delivery = context.lastOutcome?.delivery;
-      if (delivery !== undefined && delivery.conflicts > 0) {
-        context.log.warn(
-          { sink: context.sink.name, conflicts: delivery.conflicts, delivered: delivery.delivered },
-          `${context.sink.name} already held other values for ${delivery.conflicts} sample(s): not overwritten, kept in the dead-letter table: ${delivery.conflictReasons[0] ?? ""}`,
-        );
-      }
-      if (delivery === undefined || delivery.deadLettered === 0) return;
-      context.log.warn(
-        { sink: context.sink.name, deadLettered: delivery.deadLettered, delivered: delivery.delivered },
-        `${context.sink.name} rejected ${delivery.deadLettered} sample(s), kept in the dead-letter table: ${delivery.rejections[0] ?? ""}`,
-      );
-    },
-    logRecovered: ({ context }) => {
-      const ended = noteRecovery(context.outage, context.clock.monotonic());
-      if (ended.kind !== "ended") return;
-      context.log.info(
-        { sink: context.sink.name, retries: ended.episode.failures, outageMs: Math.round(ended.forMs) },
-        `${context.sink.name} available again after ${describeDuration(ended.forMs)} (${ended.episode.failures} failed attempt(s))`,
-      );
-    },
+    countDelivery: assign(({ context }, params: { outcome: DeliveryOutcome }) =>
+      deliveryCounted(context, params.outcome),
+    ),
+    logDeadLetters: ({ context }) => logDeadLetters(context),
+    logRecovered: ({ context }) => logRecovered(context),
     resetAttempts: assign({ attempts: 0, lastError: null, outage: null }),
-    recordUnavailable: assign(({ context }, params: { error: unknown }) => {
-      const attempts = context.attempts + 1;
-      const reason = errorMessage(params.error);
-      return {
-        attempts,
-        retries: context.retries + 1,
-        lastError: reason,
-        nextDelayMs: backoffDelay(attempts, context.retry, context.random),
-        outage: noteFailure(context.outage, context.clock.monotonic(), reason).episode,
-      };
-    }),
-    logUnavailable: ({ context }) => {
-      const outage = context.outage;
-      if (outage === null) return;
-      const now = context.clock.monotonic();
-      const fields = { sink: context.sink.name, reason: context.lastError, retryInMs: context.nextDelayMs };
-      const message = `${context.sink.name} unavailable, samples stay in the spool; retry in ${context.nextDelayMs} ms: ${context.lastError ?? ""}`;
-      if (outage.failures === 1) context.log.warn(fields, message);
-      else if (outage.loggedAt === now)
-        context.log.warn(
-          { ...fields, failures: outage.failures, outageMs: Math.round(now - outage.since) },
-          `${context.sink.name} unavailable for ${describeDuration(now - outage.since)} (${outage.failures} attempts), samples stay in the spool: ${context.lastError ?? ""}`,
-        );
-      else context.log.debug(fields, message);
-    },
-    logSpoolFailure: ({ context }, params: { error: unknown }) => {
-      context.log.error({ sink: context.sink.name, reason: errorMessage(params.error) }, "spool read failed");
-    },
+    recordUnavailable: assign(({ context }, params: { error: unknown }) =>
+      sinkUnavailable(context, params.error),
+    ),
+    logUnavailable: ({ context }) => logUnavailable(context),
+    logSpoolFailure: ({ context }, params: { error: unknown }) => logSpoolFailure(context, params.error),
     startFlush: assign({ flushing: true }),
     armFlushDeadline: raise(
       { type: "FLUSH_DEADLINE" },
       { delay: ({ event }) => (event.type === "FLUSH" ? event.deadlineMs : 0) },
     ),
-    logFlushed: ({ context }) => {
-      context.log.info(
-        {
-          sink: context.sink.name,
-          delivered: context.delivered,
-          deadLettered: context.deadLettered,
-          conflicts: context.conflicts,
-        },
-        `${context.sink.name} forwarder flushed`,
-      );
-    },
+    logFlushed: ({ context }) => logFlushed(context),
   },
   guards: {
     opened: ({ context }) => context.opened,
@@ -185,23 +71,7 @@ export const forwarderMachine = setup({
 }).createMachine({
   id: "forwarder",
   initial: "opening",
-  context: ({ input }) => ({
-    ...input,
-    opened: false,
-    batch: [],
-    batches: 0,
-    delivered: 0,
-    deadLettered: 0,
-    conflicts: 0,
-    retries: 0,
-    attempts: 0,
-    nextDelayMs: 0,
-    lastError: null,
-    flushing: false,
-    since: input.clock.monotonic(),
-    lastOutcome: null,
-    outage: null,
-  }),
+  context: ({ input }) => initialForwarderContext(input),
   on: {
     FLUSH: { actions: ["startFlush", "armFlushDeadline"] },
     FLUSH_DEADLINE: ".flushed",
