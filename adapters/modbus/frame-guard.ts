@@ -18,7 +18,7 @@
  * An exception reply whose code jsmodbus cannot name reaches the library with a stand-in code it
  * can name, and the guard keeps the code that was on the wire (`exceptionCodeOnWire`).
  *
- * A shared connection (gateway-connection.ts) outlives a request that timed out: it `expire`s the
+ * A shared connection (gateway-wire.ts) outlives a request that timed out: it `expire`s the
  * request instead of killing the stream. Its reply, should it still come, must pass the same checks
  * and is then handed to `onLate` and dropped, never to `onFrame`; the guard remembers the last
  * `maxLateReplies` expired requests (the oldest forgotten first: a reply to one of those is a
