@@ -7,7 +7,7 @@ import type { Reading, ReadingStamp, Sample } from "../adapters/types.ts";
 import type { TagId, TagRef } from "../schemas/plant-types.ts";
 import { parseTagId, tagId } from "../schemas/plant-types.ts";
 import { type ChangeMemory, judgeFreshness } from "./freshness.ts";
-import { tagsByUnit } from "./tag-io.ts";
+import { tagsByUnit } from "./plant-tags.ts";
 
 /**
  * What storage works from every cycle, worked out once from the configured tags: the tag ids in

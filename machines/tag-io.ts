@@ -11,9 +11,10 @@ import type { Reading, ReadingStamp, TagValue, UnitLink } from "../adapters/type
 import type { Clock } from "../lib/clock.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../lib/errors.ts";
 import type { Log } from "../lib/log.ts";
-import type { TagConfig, TagId, TagRef, UnitConfig } from "../schemas/plant-types.ts";
+import type { TagId, TagRef, UnitConfig } from "../schemas/plant-types.ts";
 import { tagId } from "../schemas/plant-types.ts";
 import { asPlantbridgeError, isLinkFailure } from "./link-failure.ts";
+import { checkWriteAllowed, indexPlantTags, isSubscribedTag, tagsByUnit } from "./plant-tags.ts";
 import { type PushedImage, pushedReading } from "./pushed-image.ts";
 
 /** What the tag I/O needs of a link: a UnitLink fits. */
@@ -54,50 +55,10 @@ export interface TagIOOptions {
   onLinkFailure(unit: string, error: PlantbridgeError): void;
 }
 
-interface UnitTags {
-  tags: ReadonlyMap<string, TagConfig>;
-  /** `UNIT.tag` of each local tag name, made once (a read of 10 000 tags builds no strings). */
-  ids: ReadonlyMap<string, TagId>;
-  subscribed: readonly string[];
-}
-
-function isSubscribedTag(tag: TagConfig): boolean {
-  return "mode" in tag && tag.mode === "subscribe";
-}
-
-/** Groups tag refs by unit, each tag once, in first-seen order. */
-export function tagsByUnit(refs: readonly TagRef[]): Map<string, string[]> {
-  const byUnit = new Map<string, string[]>();
-  const seen = new Map<string, Set<string>>();
-  for (const ref of refs) {
-    const tags = byUnit.get(ref.unit);
-    if (tags === undefined) {
-      byUnit.set(ref.unit, [ref.tag]);
-      seen.set(ref.unit, new Set([ref.tag]));
-      continue;
-    }
-    const known = seen.get(ref.unit) as Set<string>;
-    if (known.has(ref.tag)) continue;
-    known.add(ref.tag);
-    tags.push(ref.tag);
-  }
-  return byUnit;
-}
-
 export function createTagIO(options: TagIOOptions): TagIO {
   const { clock, log } = options;
-  const units = new Map<string, UnitTags>();
-  const maxAges = new Map<TagId, number>();
+  const { units, maxAges } = indexPlantTags(options.units);
   const latest = new Map<TagId, Reading>();
-  for (const unit of options.units) {
-    units.set(unit.name, {
-      tags: new Map<string, TagConfig>(unit.tags.map((t) => [t.name, t])),
-      ids: new Map(unit.tags.map((t) => [t.name, tagId({ unit: unit.name, tag: t.name })])),
-      subscribed: unit.tags.filter(isSubscribedTag).map((t) => t.name),
-    });
-    for (const t of unit.tags)
-      if (t.maxAgeMs !== undefined) maxAges.set(tagId({ unit: unit.name, tag: t.name }), t.maxAgeMs);
-  }
   const stamp = (): ReadingStamp => ({ time: clock.wall(), receivedAt: clock.monotonic() });
   const bad = (reason: string): Reading => ({ value: null, quality: "bad", reason, ...stamp() });
 
@@ -149,19 +110,7 @@ export function createTagIO(options: TagIOOptions): TagIO {
   }
 
   function checkWrite(ref: TagRef, value: TagValue): { link: TagLink; generation: number } {
-    const config = units.get(ref.unit)?.tags.get(ref.tag);
-    if (config === undefined)
-      throw new PlantbridgeError(ErrorCode.UNKNOWN_TAG, "no such tag in the plant", ref);
-    if (config.writable === undefined)
-      throw new PlantbridgeError(ErrorCode.NOT_WRITABLE, "tag is not declared writable", ref);
-    const number = typeof value === "boolean" ? Number(value) : value;
-    const { min, max } = config.writable;
-    if (!Number.isFinite(number) || number < min || number > max)
-      throw new PlantbridgeError(
-        ErrorCode.OUT_OF_LIMITS,
-        `${value} is outside the limits [${min}, ${max}]`,
-        ref,
-      );
+    checkWriteAllowed(units.get(ref.unit)?.tags.get(ref.tag), ref, value);
     const generation = options.connection(ref.unit);
     const link = options.link(ref.unit);
     if (generation === undefined || link === undefined)
