@@ -9,42 +9,20 @@
  * - The connection ending by itself (socket closed, protocol violation, every unit silent) is a lost
  *   link for every unit on it, each told once. A unit's demotion is not a lost link.
  */
-import { Socket } from "node:net";
 import type { Clock } from "../../lib/clock.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
-import type { DemotionPolicy } from "./demotion.ts";
 import { createGatewayMember, type GatewayMember } from "./gateway-member.ts";
-import { createGatewayWire, type GatewayWire, type TransactionOutcome } from "./gateway-wire.ts";
+import { type GatewaySeat, type SeatConfig, type SeatState, seatOf, withUnit } from "./gateway-seat.ts";
+import { openGatewaySocket } from "./gateway-socket.ts";
+import { createGatewayWire, type GatewayWire } from "./gateway-wire.ts";
 
-export interface SeatConfig {
-  name: string;
-  unitId: number;
-  timeoutMs: number;
-  demotion: DemotionPolicy;
-}
-
-/** One unit's place on the shared connection. */
-export interface GatewaySeat {
-  readonly member: GatewayMember;
-  connect(): Promise<void>;
-  /** One outcome per request PDU; rejects (link-level) when the unit is not on a live connection. */
-  run(pdus: readonly Buffer[]): Promise<TransactionOutcome[]>;
-  close(): Promise<void>;
-  onLost(listener: (error: PlantbridgeError) => void): () => void;
-}
+export type { GatewaySeat, SeatConfig };
 
 export interface ModbusGateway {
   readonly address: string;
   seat(config: SeatConfig): GatewaySeat;
   readonly members: readonly GatewayMember[];
-}
-
-interface SeatState {
-  member: GatewayMember;
-  wire: GatewayWire | undefined;
-  connecting: { promise: Promise<void>; abort(error: PlantbridgeError): void } | undefined;
-  lost: Set<(error: PlantbridgeError) => void>;
 }
 
 export function createModbusGateway(
@@ -59,8 +37,6 @@ export function createModbusGateway(
   let opening: Promise<GatewayWire> | undefined;
 
   const connectTimeoutMs = () => Math.max(...[...seats.values()].map((s) => s.member.timeoutMs));
-  const withUnit = (error: PlantbridgeError, unit: string) =>
-    new PlantbridgeError(error.code, error.message, { ...error.origin, unit }, { cause: error });
 
   function wireEnded(error: PlantbridgeError, members: readonly GatewayMember[]): void {
     log.warn(
@@ -82,43 +58,10 @@ export function createModbusGateway(
   }
 
   function open(): Promise<GatewayWire> {
-    const timeoutMs = connectTimeoutMs();
-    return new Promise<GatewayWire>((resolve, reject) => {
-      const socket = new Socket();
-      let lastError: string | undefined;
-      const onError = (e: Error) => {
-        lastError = errorMessage(e);
-      };
-      socket.on("error", onError);
-      const fail = (code: ErrorCode, message: string) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(new PlantbridgeError(code, message));
-      };
-      const timer = setTimeout(
-        () => fail(ErrorCode.MODBUS_TIMEOUT, `no connection to ${address} within ${timeoutMs} ms`),
-        timeoutMs,
-      );
-      const onClose = () =>
-        fail(ErrorCode.MODBUS_OFFLINE, `cannot connect to ${address}: ${lastError ?? "connection closed"}`);
-      socket.once("close", onClose);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.off("close", onClose);
-        const opened = createGatewayWire({ socket, address, clock: deps.clock, log, onEnded: wireEnded });
-        log.info({ units: [...seats.keys()] }, "shared connection open");
-        resolve(opened);
-      });
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true, Math.max(1000, timeoutMs));
-      try {
-        socket.connect({ host, port });
-      } catch (e) {
-        // e.g. a port outside 0..65535
-        process.nextTick(() =>
-          fail(ErrorCode.MODBUS_OFFLINE, `cannot connect to ${address}: ${errorMessage(e)}`),
-        );
-      }
+    return openGatewaySocket({ host, port, address }, connectTimeoutMs(), (socket) => {
+      const opened = createGatewayWire({ socket, address, clock: deps.clock, log, onEnded: wireEnded });
+      log.info({ units: [...seats.keys()] }, "shared connection open");
+      return opened;
     });
   }
 
@@ -146,34 +89,6 @@ export function createModbusGateway(
     return opening;
   }
 
-  function connect(seat: SeatState): Promise<void> {
-    if (seat.wire !== undefined && !seat.wire.ended) return Promise.resolve();
-    if (seat.connecting !== undefined) return seat.connecting.promise;
-    let abort: (error: PlantbridgeError) => void = () => {};
-    const promise = new Promise<void>((resolve, reject) => {
-      let settled = false;
-      abort = (error) => {
-        if (settled) return;
-        settled = true;
-        seat.connecting = undefined;
-        reject(error);
-      };
-      liveWire().then(
-        (live) => {
-          if (settled) return;
-          settled = true;
-          seat.connecting = undefined;
-          live.attach(seat.member);
-          seat.wire = live;
-          resolve();
-        },
-        (e: unknown) => abort(withUnit(asModbusError(e), seat.member.name)),
-      );
-    });
-    seat.connecting = { promise, abort: (error) => abort(error) };
-    return promise;
-  }
-
   async function close(seat: SeatState): Promise<void> {
     const origin = { unit: seat.member.name };
     seat.connecting?.abort(
@@ -198,28 +113,7 @@ export function createModbusGateway(
     const member = createGatewayMember({ ...config, address, clock: deps.clock, log });
     const state: SeatState = { member, wire: undefined, connecting: undefined, lost: new Set() };
     seats.set(config.name, state);
-    return {
-      member,
-      connect: () => connect(state),
-      run(pdus) {
-        const current = state.wire;
-        if (current === undefined || current.ended) {
-          return Promise.reject(
-            new PlantbridgeError(ErrorCode.NOT_CONNECTED, "not connected", { unit: member.name }),
-          );
-        }
-        return current.run(member, pdus).catch((e: unknown) => {
-          throw withUnit(asModbusError(e), member.name);
-        });
-      },
-      close: () => close(state),
-      onLost(listener) {
-        state.lost.add(listener);
-        return () => {
-          state.lost.delete(listener);
-        };
-      },
-    };
+    return seatOf(state, liveWire, close);
   }
 
   return {
@@ -229,8 +123,4 @@ export function createModbusGateway(
       return [...seats.values()].map((s) => s.member);
     },
   };
-}
-
-function asModbusError(e: unknown): PlantbridgeError {
-  return e instanceof PlantbridgeError ? e : new PlantbridgeError(ErrorCode.MODBUS_OFFLINE, errorMessage(e));
 }
