@@ -17,6 +17,8 @@ export interface ProbeReport {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** CPU time of this process so far (user + system, µs). */
+  cpuUs: number;
   /** The kernel's peak RSS of this process so far (VmHWM of /proc/self/status); NaN elsewhere. */
   rssHighWaterMark: number;
   /** node_modules packages loaded so far (`node-opcua`, `@statelyai/inspect`, …), sorted; only when that list changed. */
@@ -61,6 +63,7 @@ if (typeof process.send === "function") {
   let packagesSent = -1;
   const report = (): void => {
     const m = process.memoryUsage();
+    const cpu = process.cpuUsage();
     const message: ProbeReport = {
       type: "memory",
       at: Math.round(performance.now() - started),
@@ -69,6 +72,7 @@ if (typeof process.send === "function") {
       heapTotal: m.heapTotal,
       external: m.external,
       arrayBuffers: m.arrayBuffers,
+      cpuUs: cpu.user + cpu.system,
       rssHighWaterMark: rssHighWaterMark(),
       ...(packages.size !== packagesSent ? { packages: [...packages].sort() } : {}),
       modules,

@@ -8,6 +8,7 @@
  * an OPC UA unit must never load node-opcua.
  */
 import { join } from "node:path";
+import { plantNodeFlags } from "../bin/node-flags.ts";
 import { runMeasuredChild } from "./rss-child.ts";
 import { type RssPlantName, startRssPlant } from "./rss-plants.ts";
 import type { SectionResult, Variant } from "./stats.ts";
@@ -68,7 +69,9 @@ async function measurePlant(
   const plant = await startRssPlant(ws, name);
   try {
     const memory = await runMeasuredChild({
+      // Started as `npm start` and the systemd unit start it: with the plant's V8 flags.
       args: [
+        ...plantNodeFlags,
         join("bin", "plantbridge.ts"),
         "run",
         plant.file,
@@ -161,7 +164,8 @@ export async function benchRss(ws: Workspace, options: RssBenchOptions): Promise
     goals.push(`${name} ≤ ${goalsMb[name]} MB: ${rss} MB ${rss <= goalsMb[name] ? "met" : "MISSED"}`);
   }
   notes.push(
-    `MB = MiB; each plant ran ${options.seconds} s as \`plantbridge run\` (status server on, log level warn) in its own process, ` +
+    `MB = MiB; each plant ran ${options.seconds} s as \`node ${plantNodeFlags.join(" ")} bin/plantbridge.ts run\` ` +
+      "(status server on, log level warn) in its own process, " +
       "sampled every 250 ms; RSS HWM = the kernel's peak (VmHWM). Simulators ran in the bench's process.",
   );
   return {
