@@ -30,6 +30,7 @@ const labels: Record<RssPlantName, string> = {
 /** Packages whose loading the stage reports per plant. */
 const stacks = [
   "node-opcua",
+  "node-opcua-client",
   "jsmodbus",
   "slonik",
   "pg",
@@ -102,7 +103,7 @@ async function measurePlant(
       stored: delivered,
     };
     const loaded = stacks.filter((p) => memory.packages.includes(p));
-    const loadsOpcua = memory.packages.includes("node-opcua");
+    const loadsOpcua = memory.packages.some((p) => p === "node-opcua" || p.startsWith("node-opcua-"));
     const notes = [`${name}: loaded ${loaded.join(", ") || "none of the stacks"}; ${memory.modules} modules`];
     let failed = false;
     if (memory.exitCode !== 0 || summary.reason !== "duration") {
@@ -121,7 +122,7 @@ async function measurePlant(
     }
     if (name === "modbus_10k" && loadsOpcua) {
       failed = true;
-      notes.push(`CHECK FAILED ${name}: a plant without an OPC UA unit loaded node-opcua`);
+      notes.push(`CHECK FAILED ${name}: a plant without an OPC UA unit loaded node-opcua (or a part of it)`);
     }
     return {
       variant: { label: labels[name], role: "plantbridge", figures, repeats: [figures] },

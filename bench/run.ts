@@ -95,7 +95,7 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
       say,
     }),
   gateway: (ws) => benchGatewayDemotion(ws, { spanMs: quick ? 3_000 : 15_000, chunks: quick ? 3 : 5, say }),
-  rss: (ws) => benchRss(ws, { seconds: quick ? 10 : 40, say }),
+  rss: (ws) => benchRss(ws, { seconds: quick ? 10 : 30, say }),
 };
 
 // node-opcua prints with console.log: its warnings go to stderr, never into the table on stdout.
