@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: plantbridge's figures, each against a baseline measured in the same run.
  *
- *   node bench/run.ts [--only control,modbus,historian,spool,e2e,gateway] [--quick]
+ *   node bench/run.ts [--only control,modbus,historian,spool,e2e,gateway,rss] [--quick]
  *
  * Prints one table per figure on stdout (progress goes to stderr). Each stage returns its headline
  * figures under flat keys (`ingest.ratio_vs_copy_text`, `e2e.max_samples_per_s`, …); they are merged
@@ -24,6 +24,7 @@ import { benchEndToEnd } from "./end-to-end.ts";
 import { benchGatewayDemotion } from "./gateway-demotion.ts";
 import { benchHistorianIngest } from "./historian-ingest.ts";
 import { benchModbusScan } from "./modbus-scan.ts";
+import { benchRss } from "./rss.ts";
 import { benchSpoolAppend } from "./spool-append.ts";
 import { formatSection, mergeFlat, type SectionResult } from "./stats.ts";
 import { benchVarDir, openWorkspace, repoRoot, type Workspace } from "./workspace.ts";
@@ -36,7 +37,7 @@ if (nodeMajor < 24) {
   process.exit(1);
 }
 
-const benchNames = ["control", "modbus", "historian", "spool", "e2e", "gateway"] as const;
+const benchNames = ["control", "modbus", "historian", "spool", "e2e", "gateway", "rss"] as const;
 type BenchName = (typeof benchNames)[number];
 
 const { values: args } = parseArgs({
@@ -94,6 +95,7 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
       say,
     }),
   gateway: (ws) => benchGatewayDemotion(ws, { spanMs: quick ? 3_000 : 15_000, chunks: quick ? 3 : 5, say }),
+  rss: (ws) => benchRss(ws, { seconds: quick ? 10 : 30, say }),
 };
 
 // node-opcua prints with console.log: its warnings go to stderr, never into the table on stdout.

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2 --initial-old-space-size=32 --heap-growing-percent=50
 // plantbridge command line: run a plant, run it on the simulators, check or import a plant file.
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {

@@ -17,8 +17,11 @@ export interface EventStreamOptions {
   log: Log;
   valuesEveryMs: number;
   maxQueuedBytes: number;
-  /** Runs every `valuesEveryMs`, clients or not (rates and trend are sampled here); gives the view to send. */
-  tick: () => PlantView;
+  /**
+   * Runs every `valuesEveryMs`, clients or not (rates and trend are sampled here); gives the view to
+   * send, whole when `forClients` (a page is open), else only what the trend needs.
+   */
+  tick: (forClients: boolean) => PlantView;
 }
 
 export function registerEventStream(app: FastifyInstance, options: EventStreamOptions): { stop(): void } {
@@ -28,7 +31,8 @@ export function registerEventStream(app: FastifyInstance, options: EventStreamOp
   });
   const timer = setInterval(() => {
     try {
-      const view = options.tick();
+      const view = options.tick(clients.size > 0);
+      if (clients.size === 0) return;
       const message = { view, health: healthReport(view) };
       for (const client of clients) client.send("values", message, true);
     } catch (e) {

@@ -243,8 +243,17 @@ function machineStates(snapshot: PlantSnapshotLike): MachineState[] {
   ];
 }
 
-/** The whole view, as of now. */
-export function plantView(source: StatusSource, rates: SinkRates, clocks: ViewClocks): PlantView {
+/**
+ * The whole view, as of now. `onlyTags` (tag ids) limits `tags` to those: the status server's
+ * once-a-second sample for the trend, when no page is open, needs a few tags, not every one of a
+ * plant's thousands.
+ */
+export function plantView(
+  source: StatusSource,
+  rates: SinkRates,
+  clocks: ViewClocks,
+  onlyTags?: ReadonlySet<string>,
+): PlantView {
   const snapshot = source.snapshot();
   const wallNow = clocks.wall();
   const latest = snapshot.context.io.latest();
@@ -255,7 +264,14 @@ export function plantView(source: StatusSource, rates: SinkRates, clocks: ViewCl
     time: wallNow,
     state: statusOrState(snapshot),
     units: unitViews(source, snapshot, clocks),
-    tags: source.plant.units.flatMap((u) => u.tags.map((t) => tagView(u, t, latest))),
+    tags:
+      onlyTags === undefined
+        ? source.plant.units.flatMap((u) => u.tags.map((t) => tagView(u, t, latest)))
+        : source.plant.units.flatMap((u) =>
+            u.tags
+              .filter((t) => onlyTags.has(tagId({ unit: u.name, tag: t.name })))
+              .map((t) => tagView(u, t, latest)),
+          ),
     loops: loopViews(source, snapshot),
     storage: {
       state: statusOrState(storage),

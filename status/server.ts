@@ -104,16 +104,17 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   const graphs = Object.values(machineDefinitions).map(machineGraph);
 
   const trend = createTrendBuffer(source.plant);
-  const tick = () => {
+  /** Once a second: rates and trend sampled; the whole view only for open pages (`forClients`). */
+  const tick = (forClients: boolean) => {
     const delivered: Record<string, number> = {};
     for (const [name, actor] of Object.entries(source.snapshot().context.forwarders))
       delivered[name] = actor.getSnapshot().context.delivered;
     rates.sample(clocks.monotonic(), delivered);
-    const current = view();
+    const current = forClients ? view() : plantView(source, rates, clocks, trend.tags);
     trend.add(current);
     return current;
   };
-  tick();
+  tick(false);
 
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addHook("onRequest", guard(gate));

@@ -26,6 +26,8 @@ export interface LoopTrend {
 }
 
 export interface TrendBuffer {
+  /** The tag ids the trends show: `add` reads only these of the view's tags. */
+  readonly tags: ReadonlySet<string>;
   add(view: PlantView): void;
   trends(): LoopTrend[];
 }
@@ -75,9 +77,16 @@ export function createTrendBuffer(plant: PlantConfig, points = 900): TrendBuffer
     };
   });
   const numeric = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  const tags = new Set(
+    trends.flatMap((t) => [t.demand.tag, t.setpoint.tag, ...(t.measured ? [t.measured.tag] : [])]),
+  );
   return {
+    tags,
     add(view) {
-      const values = new Map(view.tags.map((t) => [t.id, t.quality === "good" ? numeric(t.value) : null]));
+      if (trends.length === 0) return;
+      const values = new Map<string, number | null>();
+      for (const t of view.tags)
+        if (tags.has(t.id)) values.set(t.id, t.quality === "good" ? numeric(t.value) : null);
       for (const trend of trends) {
         const loop = view.loops.find((l) => l.name === trend.loop);
         trend.time.push(Math.round(view.time / 100) / 10);

@@ -82,15 +82,6 @@ export function reorderBytes(bytes: Uint8Array, order: WordOrder): Uint8Array {
   return out;
 }
 
-function wordsToBytes(words: readonly number[]): Uint8Array {
-  const bytes = new Uint8Array(words.length * 2);
-  words.forEach((word, i) => {
-    bytes[2 * i] = (word >>> 8) & 0xff;
-    bytes[2 * i + 1] = word & 0xff;
-  });
-  return bytes;
-}
-
 function bytesToWords(bytes: Uint8Array): number[] {
   const words: number[] = [];
   for (let i = 0; i < bytes.length; i += 2) words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
@@ -159,10 +150,34 @@ export function decodeRegisters(
       origin,
     );
   }
-  if (format.type === "bool") return (words[0] ?? 0) !== 0;
-  if (format.type === "bit") return (((words[0] ?? 0) >>> (format.bit ?? 0)) & 1) === 1;
-  const bytes = reorderBytes(wordsToBytes(words), format.wordOrder);
-  const raw = rawFromBytes(format.type, new DataView(bytes.buffer));
+  return decodeRegistersAt(words, 0, format);
+}
+
+/** Eight bytes reused by every decode (decoding is synchronous), so a value costs no allocation. */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/**
+ * `decodeRegisters` of the tag's words at `words[from]` onwards, without copying them out: the
+ * storage cycle decodes every tag of a reply this way. The caller has checked that the tag's
+ * width fits (`from + widthOf(format) <= words.length`).
+ */
+export function decodeRegistersAt(words: readonly number[], from: number, format: ValueFormat): TagValue {
+  const first = words[from] ?? 0;
+  if (format.type === "bool") return first !== 0;
+  if (format.type === "bit") return ((first >>> (format.bit ?? 0)) & 1) === 1;
+  // The words into the value's big-endian layout, as reorderBytes does (each order is its own inverse).
+  const width = registerWidth[format.type];
+  const swapWords = format.wordOrder === "CDAB" || format.wordOrder === "DCBA";
+  const swapBytes = format.wordOrder === "BADC" || format.wordOrder === "DCBA";
+  for (let w = 0; w < width; w++) {
+    const word = words[from + w] ?? 0;
+    const hi = (word >>> 8) & 0xff;
+    const lo = word & 0xff;
+    const target = swapWords ? width - 1 - w : w;
+    scratch.setUint8(2 * target, swapBytes ? lo : hi);
+    scratch.setUint8(2 * target + 1, swapBytes ? hi : lo);
+  }
+  const raw = rawFromBytes(format.type, scratch);
   if (format.scale === 1 && format.offset === 0) return raw;
   return raw * format.scale + format.offset;
 }

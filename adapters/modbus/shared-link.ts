@@ -67,7 +67,9 @@ export function createSharedModbusLink(
       } else {
         part = tags.bad(request, outcome.reason, stampOf(outcome.at), outcome.code);
       }
-      for (const [name, reading] of part) result.set(name, reading);
+      part.forEach((reading, name) => {
+        result.set(name, reading);
+      });
     });
     return result;
   }

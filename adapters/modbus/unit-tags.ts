@@ -7,7 +7,7 @@
 import { ErrorCode, type ErrorOrigin, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { ModbusTagConfig, ModbusUnitConfig } from "../../schemas/plant-types.ts";
 import type { Reading, ReadingStamp, TagValue } from "../types.ts";
-import { decodeRegisters, isBitArea, widthOf } from "./codec.ts";
+import { decodeRegistersAt, isBitArea, widthOf } from "./codec.ts";
 import { type PlannedRequest, planRequests } from "./request-plan.ts";
 import { checkModbusWrite } from "./write-check.ts";
 
@@ -80,16 +80,10 @@ export function createUnitTags(unit: ModbusUnitConfig): UnitTags {
         });
         continue;
       }
-      try {
-        const value: TagValue =
-          values.kind === "bits"
-            ? values.bits[from] === true
-            : decodeRegisters(values.words.slice(from, from + width), tag, origin(tag.name));
-        readings.set(tag.name, { value, quality: "good", ...at });
-      } catch (e) {
-        const code = e instanceof PlantbridgeError ? e.code : ErrorCode.BAD_INPUT;
-        readings.set(tag.name, { value: null, quality: "bad", reason: errorMessage(e), code, ...at });
-      }
+      // Decoded in place (no copy of the tag's words): the storage cycle does this for every tag.
+      const value: TagValue =
+        values.kind === "bits" ? values.bits[from] === true : decodeRegistersAt(values.words, from, tag);
+      readings.set(tag.name, { value, quality: "good", time: at.time, receivedAt: at.receivedAt });
     }
     return readings;
   }

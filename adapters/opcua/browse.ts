@@ -12,10 +12,10 @@ import {
   type DataValue,
   NodeClass,
   type NodeId,
-  NodeIdType,
   type ReferenceDescription,
   resolveNodeId,
-} from "node-opcua";
+} from "node-opcua-client";
+import { NodeIdType } from "node-opcua-nodeid";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, type ErrorOrigin, PlantbridgeError } from "../../lib/errors.ts";
 import { severityOf, statusName } from "./status.ts";

@@ -4,14 +4,14 @@
  * derived from the unit's timeout and keep-alive. With Sign or SignAndEncrypt the server's
  * certificate must be in the client's trust list (server-trust.ts); with None it is not checked.
  */
+import { OPCUACertificateManager } from "node-opcua-certificate-manager";
 import {
   MessageSecurityMode,
-  OPCUACertificateManager,
   type OPCUAClientOptions,
   SecurityPolicy,
   type UserIdentityInfo,
   UserTokenType,
-} from "node-opcua";
+} from "node-opcua-client";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaUnitConfig } from "../../schemas/plant-types.ts";
 import { acceptsUnknownServerCertificate, clientPkiFolder } from "./server-trust.ts";

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { readFile, rename } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { OPCUAClient } from "node-opcua";
+import { OPCUAClient } from "node-opcua-client";
 import { errorMessage } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";
 import type { OpcuaUnitConfig } from "../../schemas/plant-types.ts";

@@ -3,7 +3,7 @@
  * the unit's timeout and disposed of within it. A new one for every `connect()` of the link; the
  * link (opcua-link.ts) decides what to do with it, link-watch.ts watches it.
  */
-import { type ClientSession, OPCUAClient } from "node-opcua";
+import { type ClientSession, OPCUAClient } from "node-opcua-client";
 import type { Clock } from "../../lib/clock.ts";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";

@@ -5,7 +5,7 @@
  * on the monotonic clock from the last answer of any kind (keep-alive reads, publish responses,
  * every other response): a wall-clock step can never fake it or hide it.
  */
-import { type ClientSession, ServerState, type StatusCode, StatusCodes } from "node-opcua";
+import { type ClientSession, ServerState, type StatusCode, StatusCodes } from "node-opcua-client";
 import type { Clock } from "../../lib/clock.ts";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";

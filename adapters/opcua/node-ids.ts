@@ -3,7 +3,7 @@
  * `ns=7;s=::AsGlobalPV:real_h2_flowrate` as it is, or `nsu=urn:…;s=…` through the
  * server's namespace array (read after each connect: indexes may differ between servers).
  */
-import { type NodeId, resolveNodeId } from "node-opcua";
+import { type NodeId, resolveNodeId } from "node-opcua-client";
 
 export type NodeIdResolution = { ok: true; nodeId: NodeId } | { ok: false; reason: string };
 

@@ -3,7 +3,7 @@
  * connection: GetEndpoints over an unsecured channel (the discovery service needs no security).
  * And the step a person takes after checking it: putting it into the client's trust list.
  */
-import { MessageSecurityMode, OPCUAClient } from "node-opcua";
+import { MessageSecurityMode, OPCUAClient } from "node-opcua-client";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaUnitConfig } from "../../schemas/plant-types.ts";

@@ -4,7 +4,7 @@
  * service-level refusal of a whole Read gives every asked tag bad quality with the server's
  * reason (the link stays up), as a Bad status of one node does for that node's tag.
  */
-import { AttributeIds, type DataValue, type NodeId, type StatusCode } from "node-opcua";
+import { AttributeIds, type DataValue, type NodeId, type StatusCode } from "node-opcua-client";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, type ErrorOrigin, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaTagConfig, OpcuaUnitConfig } from "../../schemas/plant-types.ts";

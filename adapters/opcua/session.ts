@@ -4,7 +4,7 @@
  * The same client options, trust rules and error words as the link; one attempt, bounded by the
  * unit's timeout; no subscriptions, no watchdog: it lives for one command.
  */
-import { type ClientSession, OPCUAClient } from "node-opcua";
+import { type ClientSession, OPCUAClient } from "node-opcua-client";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";

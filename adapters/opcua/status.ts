@@ -2,7 +2,7 @@
  * OPC UA status codes and node-opcua errors turned into plantbridge's words: a quality
  * with a reason for a value, a coded PlantbridgeError for a failed service call.
  */
-import type { StatusCode } from "node-opcua";
+import type { StatusCode } from "node-opcua-client";
 import { ErrorCode, type ErrorOrigin, PlantbridgeError } from "../../lib/errors.ts";
 
 export type StatusSeverity = "good" | "uncertain" | "bad";

@@ -18,7 +18,7 @@ import {
   DeadbandType,
   type StatusCode,
   TimestampsToReturn,
-} from "node-opcua";
+} from "node-opcua-client";
 import { withDeadline } from "../../lib/deadline.ts";
 import { ErrorCode, errorMessage, PlantbridgeError } from "../../lib/errors.ts";
 import type { Log } from "../../lib/log.ts";

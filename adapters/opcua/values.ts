@@ -3,7 +3,7 @@
  * quality, reason, time); a value to write is checked against the tag and becomes a Variant
  * of the tag's data type.
  */
-import { DataType, type DataValue, type VariantOptions } from "node-opcua";
+import { DataType, type DataValue, type VariantOptions } from "node-opcua-client";
 import { ErrorCode, PlantbridgeError } from "../../lib/errors.ts";
 import type { OpcuaDataType, OpcuaTagConfig } from "../../schemas/plant-types.ts";
 import type { Reading, ReadingStamp, TagValue } from "../types.ts";

@@ -25,6 +25,7 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     { startSimulators },
     { startPlant },
     { watchFatalErrors },
+    { routeOpcuaLibraryLogs },
   ] = await Promise.all([
     import("../../schemas/load-plant.ts"),
     import("../runtime/historian-counts.ts"),
@@ -34,8 +35,11 @@ export async function simCommand(options: CommonOptions): Promise<number> {
     import("../runtime/simulators.ts"),
     import("../runtime/start-plant.ts"),
     import("../runtime/fatal-errors.ts"),
+    import("../runtime/opcua-library-log.ts"),
   ]);
   const log = createPlantLog(varDir, options.logLevel);
+  // The METH simulator is a node-opcua server: its library's chatter goes into the log, not stdout.
+  routeOpcuaLibraryLogs(log);
   const fatalError = watchFatalErrors(log);
   const started = Date.now();
   const simulators = await startSimulators({ varDir, log, faults: options.faults });

@@ -1,8 +1,6 @@
 import { join } from "node:path";
 import { createActor, toPromise } from "xstate";
 import { startEmbeddedPostgres } from "../../adapters/embedded-postgres/embedded.ts";
-import { createModbusLinks, type ModbusLinks } from "../../adapters/modbus/modbus-links.ts";
-import { createOpcuaLink } from "../../adapters/opcua/opcua-link.ts";
 import { createPostgresSink } from "../../adapters/postgres/postgres-sink.ts";
 import { openSpool, type SqliteSpool } from "../../adapters/spool/sqlite-spool.ts";
 import type { HistorianSink, UnitLink } from "../../adapters/types.ts";
@@ -20,8 +18,9 @@ import type { HttpConfig, PlantConfig, UnitConfig } from "../../schemas/plant-ty
 import { createStateFeed, fanOutInspection } from "../../status/feed.ts";
 import { type LinkMeter, meterLink } from "../../status/link-meter.ts";
 import type { StatusServer } from "../../status/server.ts";
-import { type InspectAddress, type LiveInspector, startInspector } from "./inspector.ts";
+import type { InspectAddress, LiveInspector } from "./inspector.ts";
 import { loadPlantInputs, type PlantInputs } from "./plant-inputs.ts";
+import { loadUnitLinkStacks, type UnitLinkStacks } from "./unit-link-stacks.ts";
 
 export interface RunningPlant {
   readonly historianUrl: string;
@@ -66,18 +65,9 @@ export interface StartPlantOptions {
 const sinkName = "postgres";
 
 /** The unit's link, counted by a link meter (the status server reads the meters). */
-function createLink(
-  unit: UnitConfig,
-  log: Log,
-  pkiDir: string,
-  clock: Clock,
-  modbus: ModbusLinks,
-  meters: Map<string, LinkMeter>,
-): UnitLink {
+function createLink(unit: UnitConfig, stacks: UnitLinkStacks, meters: Map<string, LinkMeter>): UnitLink {
   // The adapters name their unit in every log line themselves.
-  const link =
-    unit.protocol === "modbus-tcp" ? modbus.link(unit) : createOpcuaLink(unit, { log, pkiDir, clock });
-  const metered = meterLink(link);
+  const metered = meterLink(stacks.link(unit));
   meters.set(unit.name, metered.meter);
   return metered.link;
 }
@@ -139,6 +129,8 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
     });
 
     if (options.inspect !== undefined) {
+      // Loaded only here: without --inspect, @statelyai/inspect and ws are never loaded.
+      const { startInspector } = await import("./inspector.ts");
       const live = await startInspector(options.inspect, log);
       inspector = live;
       undo.push(() => live.stop());
@@ -151,11 +143,17 @@ export async function startPlant(plant: PlantConfig, options: StartPlantOptions)
   const pkiDir = join(plant.varDir, "pki");
   const clock = options.clock ?? systemClock;
   const meters = new Map<string, LinkMeter>();
-  // One per plant: units with `connection: shared` on one host:port share a connection through it.
-  const modbusLinks = createModbusLinks({ log, clock });
+  // Only the protocol stacks of the plant's units are loaded (node-opcua alone is ~100 MB of RSS).
+  // Modbus links are one set per plant: units with `connection: shared` on one host:port share a connection.
+  let stacks: UnitLinkStacks;
+  try {
+    stacks = await loadUnitLinkStacks(plant, { log, clock, pkiDir });
+  } catch (e) {
+    await undoAll();
+    throw e;
+  }
   const deps: PlantDeps = {
-    createLink: (unit) =>
-      options.createLink?.(unit) ?? createLink(unit, log, pkiDir, clock, modbusLinks, meters),
+    createLink: (unit) => options.createLink?.(unit) ?? createLink(unit, stacks, meters),
     transforms,
     spool,
     sinks: [sink],

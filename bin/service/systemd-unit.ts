@@ -6,13 +6,15 @@
  *   on a unix datagram socket), hence NotifyAccess=all. See bin/runtime/systemd-notify.ts.
  * - Restart=on-failure: a crash, a kill, a watchdog timeout restart it; a clean stop does not.
  *   Exit code 2 (wrong Node, a usage error) is not retried: a restart cannot fix it.
- * - The pinned Node of the installation, no npm in between: signals reach plantbridge itself.
+ * - The pinned Node of the installation, no npm in between: signals reach plantbridge itself; `run`
+ *   with the plant's V8 flags (bin/node-flags.ts).
  * - ExecStartPre runs `check`: a bad plant file fails the start with every problem in the journal.
  * - Hardening: no new privileges, no capabilities, the file system read-only except the var folder,
  *   no home directories, private /tmp, kernel and control groups protected. Not set, and why:
  *   MemoryDenyWriteExecute (V8's JIT writes executable memory), PrivateDevices (the embedded
  *   PostgreSQL's shared memory lives in /dev/shm; DevicePolicy=closed is used instead).
  */
+import { plantNodeFlags } from "../node-flags.ts";
 
 export interface ServiceUnitOptions {
   /** The unit's name, without `.service`. */
@@ -77,7 +79,7 @@ WorkingDirectory=${unitPath(o.installDir)}
 # The plant file's secrets (\${VAR} placeholders): mode 0600, owned by root.
 EnvironmentFile=${unitPath(o.envFile)}
 ${state !== undefined ? `StateDirectory=${state}\nStateDirectoryMode=0750\n` : ""}ExecStartPre=${command(o.node, script, "check", o.plantFile)}
-ExecStart=${command(o.node, script, "run", o.plantFile, "--var", o.varDir)}
+ExecStart=${command(o.node, ...plantNodeFlags, script, "run", o.plantFile, "--var", o.varDir)}
 # SIGTERM to plantbridge only: it stops the embedded PostgreSQL itself, after the final flush.
 KillMode=mixed
 KillSignal=SIGTERM

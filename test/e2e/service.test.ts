@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } fr
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { plantNodeFlags } from "../../bin/node-flags.ts";
 import { repoRoot, runCli } from "./run-cli.ts";
 
 const root = join(repoRoot, "var", "test", `service-${randomBytes(4).toString("hex")}`);
@@ -59,7 +60,9 @@ describe("plantbridge service install", () => {
     expect(setting("StateDirectory")).toBe("plantbridge");
     const script = join(repoRoot, "bin", "plantbridge.ts");
     expect(setting("ExecStartPre")).toBe(`${node} ${script} check ${plantFile}`);
-    expect(setting("ExecStart")).toBe(`${node} ${script} run ${plantFile} --var /var/lib/plantbridge`);
+    expect(setting("ExecStart")).toBe(
+      `${node} ${plantNodeFlags.join(" ")} ${script} run ${plantFile} --var /var/lib/plantbridge`,
+    );
     expect(setting("KillMode")).toBe("mixed");
     expect(setting("NoNewPrivileges")).toBe("yes");
     expect(setting("ProtectSystem")).toBe("strict");
