@@ -62,7 +62,7 @@ const benches: Record<BenchName, (ws: Workspace) => Promise<SectionResult>> = {
   control: (ws) =>
     benchControlLatency(ws, {
       repeats,
-      changes: quick ? { plantbridge: 20, baseline: 8 } : { plantbridge: 200, baseline: 60 },
+      changes: quick ? { fast: 40, default: 20, polling: 5 } : { fast: 200, default: 80, polling: 16 },
       warmUpChanges: 3,
       say,
     }),

@@ -70,12 +70,15 @@ export function addressesOf(units: SimulatedUnits): SimAddresses {
   return { pemelPort: units.pemel.port, methEndpoint: units.meth.endpoint, methPassword: units.methPassword };
 }
 
-/** config/sim.yaml for these simulators, its historian in `schema` at `historianUrl`, its spool at `spoolPath`. */
+/**
+ * config/sim.yaml (or `where.file`, e.g. config/sim-fast.yaml) for these simulators, its historian
+ * in `schema` at `historianUrl`, its spool at `spoolPath`.
+ */
 export async function loadSimPlant(
   addresses: SimAddresses,
-  where: { varDir: string; historianUrl: string; schema: string; spoolPath: string },
+  where: { varDir: string; historianUrl: string; schema: string; spoolPath: string; file?: string },
 ): Promise<PlantConfig> {
-  const loaded = await loadPlantFile(simYaml, {
+  const loaded = await loadPlantFile(where.file ?? simYaml, {
     varDir: where.varDir,
     env: {
       PB_SIM_PEMEL_PORT: String(addresses.pemelPort),

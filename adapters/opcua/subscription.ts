@@ -74,6 +74,32 @@ function filterFor(tag: OpcuaTagConfig): DataChangeFilter | null {
   });
 }
 
+/**
+ * The server may revise a sampling interval up to what it can do: say which tags it samples more
+ * slowly than asked (info: 0 asked for = its fastest rate, e.g. 10 ms; a value it serves on change
+ * keeps 0), one line per group.
+ */
+function noteRevisedSampling(
+  log: Log,
+  group: readonly OpcuaTagConfig[],
+  requested: number,
+  items: ClientMonitoredItemGroup,
+): void {
+  const slower = new Map<number, string[]>();
+  items.monitoredItems.forEach((item, index) => {
+    const revised = item.monitoringParameters.samplingInterval;
+    const tag = group[index];
+    if (tag !== undefined && revised > requested)
+      slower.set(revised, [...(slower.get(revised) ?? []), tag.name]);
+  });
+  for (const [revised, tags] of slower) {
+    log.info(
+      { tags, requested, revised },
+      `the server samples ${tags.join(", ")} every ${revised} ms (asked for ${requested} ms)`,
+    );
+  }
+}
+
 function groupKey(tag: OpcuaTagConfig): string {
   return `${tag.samplingIntervalMs}|${tag.deadband?.type ?? "none"}|${tag.deadband?.value ?? 0}`;
 }
@@ -221,6 +247,7 @@ export async function openTagSubscription(
           deliver(tag.name, badReading(statusName(item.statusCode), ctx.stamp()));
         }
       });
+      noteRevisedSampling(log, group, samplingInterval, items);
     }
   } catch (e) {
     closing = true;
@@ -239,6 +266,12 @@ export async function openTagSubscription(
     },
     "subscription created",
   );
+  if (subscription.publishingInterval > counts.publishingInterval) {
+    log.warn(
+      { requested: counts.publishingInterval, revised: subscription.publishingInterval },
+      `the server revised the publishing interval from ${counts.publishingInterval} to ${subscription.publishingInterval} ms: pushed changes arrive up to ${subscription.publishingInterval} ms after they happen`,
+    );
+  }
 
   alive();
   const silenceLimitMs =

@@ -33,6 +33,12 @@ interface MethVariableSpec {
   engineeringUnit?: readonly [code: string, short: string, long: string];
   range?: { low: number; high: number };
   initial: number | boolean;
+  /**
+   * MinimumSamplingInterval 0: the server reports each change as it happens (exception-based) to a
+   * client that asks for sampling interval 0, instead of sampling on a timer. The H2 demand, which
+   * the control loop follows: a PLC program's output that changes when the program writes it.
+   */
+  onChange?: true;
 }
 
 const CELSIUS = ["CEL", "°C", "degree Celsius"] as const;
@@ -71,6 +77,7 @@ export const methVariables: Readonly<Record<MethVariableKey, MethVariableSpec>> 
     engineeringUnit: NL_PER_MIN,
     range: { low: 0, high: 25 },
     initial: 0,
+    onChange: true,
   },
   testSetpoint: {
     id: "::AsGlobalPV:real_test_setpoint",
@@ -126,7 +133,8 @@ export function methDataType(key: MethVariableKey): DataType {
 /**
  * Registers five placeholder namespaces (index 2..6) and METH's (index 7), then adds the variables
  * under Objects/METH. Values are set from outside with `setValueFromSource` (no getters, which
- * would force a 1000 ms minimum sampling interval).
+ * would force a 1000 ms minimum sampling interval). Each variable's MinimumSamplingInterval is
+ * `minimumSamplingIntervalMs`, except 0 for those served on change (`onChange`).
  */
 export function buildMethAddressSpace(
   addressSpace: AddressSpace,
@@ -153,7 +161,7 @@ export function buildMethAddressSpace(
       nodeId: `s=${spec.id}`,
       componentOf: folder,
       dataType: methDataType(key),
-      minimumSamplingInterval: minimumSamplingIntervalMs,
+      minimumSamplingInterval: spec.onChange ? 0 : minimumSamplingIntervalMs,
       accessLevel: access,
       userAccessLevel: access,
     };

@@ -103,6 +103,11 @@ export interface MethSimulator {
   sessions(): number;
 }
 
+function holdsGood(variable: UAVariable, value: number | boolean): boolean {
+  const held = variable.readValue();
+  return held.statusCode.equals(StatusCodes.Good) && held.value.value === value;
+}
+
 /** The endpoint's listening server (node-opcua's types mark it private; it is a plain field). */
 interface EndpointWithListener {
   _server?: { on(event: "connection", listener: (socket: Socket) => void): unknown };
@@ -167,6 +172,9 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
       return;
     }
     if (value === undefined) return;
+    // A variable served on change notifies every write: like a PLC program's output, it is written
+    // only when its value changes (the dynamics' tick would otherwise re-notify the same demand).
+    if (methVariables[key].onChange && holdsGood(variable, value)) return;
     variable.setValueFromSource({ dataType: methDataType(key), value }, StatusCodes.Good, when);
   }
 
@@ -216,7 +224,6 @@ export async function startMethSimulator(options: MethSimulatorOptions): Promise
         port,
         pkiDir: options.pkiDir,
         allowAnonymous,
-        minSampling,
         ...(options.username !== undefined ? { username: options.username } : {}),
         ...(options.password !== undefined ? { password: options.password } : {}),
       }),

@@ -15,8 +15,6 @@ export interface MethServerSettings {
   username?: string;
   password?: string;
   allowAnonymous: boolean;
-  /** Smallest sampling interval the server supports, ms. */
-  minSampling: number;
 }
 
 /** The METH server's options: loopback, its own PKI, every security mode, username/password users. */
@@ -56,7 +54,10 @@ export function methServerOptions(o: MethServerSettings): OPCUAServerOptions {
       : {}),
     serverCapabilities: {
       maxSessions: 50,
-      minSupportedSampleRate: o.minSampling,
+      // 0: an item asking for sampling interval 0 on a variable served on change (MinimumSamplingInterval
+      // 0, the H2 demand) gets every change as it happens, not coalesced into windows.
+      // Every other variable is sampled, at MonitoredItem.minimumSamplingInterval at the fastest.
+      minSupportedSampleRate: 0,
     },
     maxConnectionsPerEndpoint: 50,
     isAuditing: false,

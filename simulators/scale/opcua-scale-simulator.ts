@@ -85,7 +85,6 @@ export async function startOpcuaScaleSimulator(
       port: options.port ?? 0,
       pkiDir: options.pkiDir,
       allowAnonymous: true,
-      minSampling,
     }),
     serverInfo: {
       applicationUri: "urn:plantbridge:sim:scale:server",
