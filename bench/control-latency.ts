@@ -2,8 +2,9 @@
  * Control latency: from METH's H2 demand changing (`meth.setDemand`, stamped) to PEMEL serving the
  * write of the new current set point (`pemel.served.writes`, stamped by the same clock).
  *
- * The real plant runs (both links, the control loop, storage every second, the forwarder into a
- * PostgreSQL schema) in three variants: config/sim-fast.yaml (METH publishing every 10 ms, the demand
+ * The real plant runs as its own process (`plantbridge run`, control-plant.ts: both links, the control
+ * loop, storage every second, the forwarder into a PostgreSQL schema), the two simulators in the
+ * bench's process, where both stamps are taken by one clock. Three variants: config/sim-fast.yaml (METH publishing every 10 ms, the demand
  * sampled at 0), config/sim.yaml as configured (the 100 ms defaults), both on change through the
  * OPC UA subscription plus the 1 s period; and the original tool's rule: `onChange: false`, a 1 s
  * period and the demand read (polled) by the loop each period. Each change waits for its write; the
@@ -11,9 +12,9 @@
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { type RunningPlant, startPlant } from "../bin/runtime/start-plant.ts";
-import { silentLog } from "../lib/log.ts";
-import type { ControlLoopConfig, PlantConfig, UnitConfig } from "../schemas/plant-types.ts";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { ControlLoopConfig, PlantConfig } from "../schemas/plant-types.ts";
+import { type ControlPlant, startControlPlant, writePollingPlant } from "./control-plant.ts";
 import { type DemandStep, demandSequence, demandSteps, seededRandom } from "./demand-plan.ts";
 import {
   addressesOf,
@@ -46,7 +47,8 @@ interface Variant {
   key: VariantKey;
   label: string;
   role: "plantbridge" | "baseline";
-  plant: PlantConfig;
+  /** The plant file the child runs (with the simulators' addresses from the environment). */
+  file: string;
   changes: number;
   warmUpChanges: number;
   /** Pause before each change is drawn from [0, pauseMs): changes fall at every phase of the schedule. */
@@ -57,6 +59,11 @@ interface RunOutcome {
   latencies: number[];
   missed: number;
   otherWrites: number;
+  /** CPU per measured change (ms) of the bench's process (simulators and bench) and of the plant's. */
+  benchCpuMsPerChange: number;
+  plantCpuMsPerChange: number;
+  /** The bench process's event-loop delay over the measured changes, p99 (ms). */
+  benchLoopDelayP99Ms: number;
 }
 
 const changeDeadlineMs = 5_000;
@@ -72,19 +79,6 @@ async function waitUntil(what: string, condition: () => boolean, deadlineMs: num
       throw new Error(`control latency: timed out after ${deadlineMs} ms waiting for ${what}`);
     await sleep(20);
   }
-}
-
-/** The original tool's rule: no reaction to changes, the demand read once per 1 s period. */
-function pollingBaseline(plant: PlantConfig, loop: ControlLoopConfig): PlantConfig {
-  const units = plant.units.map((unit): UnitConfig => {
-    if (unit.protocol !== "opcua" || unit.name !== loop.input.unit) return unit;
-    return {
-      ...unit,
-      tags: unit.tags.map((t) => (t.name === loop.input.tag ? { ...t, mode: "poll" as const } : t)),
-    };
-  });
-  const control = plant.control.map((l) => (l === loop ? { ...l, onChange: false, periodMs: 1_000 } : l));
-  return { ...plant, units, control };
 }
 
 /** The publishing interval of the loop input's unit and the input tag's sampling interval. */
@@ -105,6 +99,7 @@ function subscriptionOf(
  */
 async function oneChange(
   units: SimulatedUnits,
+  plant: ControlPlant,
   step: DemandStep,
   deadlineMs: number,
 ): Promise<{ latency?: number; otherWrites: number }> {
@@ -126,30 +121,62 @@ async function oneChange(
         otherWrites++;
       }
     }
+    plant.assertRunning();
     if (Date.now() > end) return { otherWrites };
     await sleep(pollMs);
   }
 }
 
-async function runOnce(
+async function measuredChanges(
   units: SimulatedUnits,
+  plant: ControlPlant,
   variant: Variant,
   steps: readonly DemandStep[],
   random: () => number,
+  previous: number | undefined,
 ): Promise<RunOutcome> {
-  const running: RunningPlant = await startPlant(variant.plant, { log: silentLog(), shutdownFlushMs: 5_000 });
+  const latencies: number[] = [];
+  let missed = 0;
+  let otherWrites = 0;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const benchCpu = process.cpuUsage();
+  const plantCpu = plant.cpuUs();
+  delay.enable();
+  for (const step of demandSequence(steps, variant.changes, random, previous)) {
+    await sleep(random() * variant.pauseMs);
+    const result = await oneChange(units, plant, step, changeDeadlineMs);
+    otherWrites += result.otherWrites;
+    if (result.latency === undefined) missed++;
+    else latencies.push(result.latency);
+  }
+  delay.disable();
+  // The probe reports every 100 ms: let one more report in, so the plant's CPU covers the changes.
+  await sleep(150);
+  const used = process.cpuUsage(benchCpu);
+  const perChange = (us: number) => Math.round((us / 1000 / variant.changes) * 100) / 100;
+  return {
+    latencies,
+    missed,
+    otherWrites,
+    benchCpuMsPerChange: perChange(used.user + used.system),
+    plantCpuMsPerChange: perChange(plant.cpuUs() - plantCpu),
+    benchLoopDelayP99Ms: Math.round(delay.percentile(99) / 1e4) / 100,
+  };
+}
+
+async function runOnce(
+  units: SimulatedUnits,
+  variant: Variant,
+  run: { varDir: string; env: Record<string, string> },
+  steps: readonly DemandStep[],
+  random: () => number,
+): Promise<RunOutcome> {
+  const plant = await startControlPlant({ label: `the ${variant.key} plant`, file: variant.file, ...run });
+  let stopped = false;
   try {
-    await waitUntil(
-      "both units connected",
-      () => {
-        const health = running.health();
-        return Object.values(health.units).every((u) => u.state === "connected");
-      },
-      warmUpDeadlineMs,
-    );
     let previous: number | undefined;
     for (const step of demandSequence(steps, variant.warmUpChanges, random)) {
-      const outcome = await oneChange(units, step, warmUpDeadlineMs);
+      const outcome = await oneChange(units, plant, step, warmUpDeadlineMs);
       if (outcome.latency === undefined) {
         throw new Error(
           `control latency (${variant.key}): the warm-up set point ${step.setPoint} A never arrived`,
@@ -157,17 +184,12 @@ async function runOnce(
       }
       previous = step.setPoint;
     }
-    const outcome: RunOutcome = { latencies: [], missed: 0, otherWrites: 0 };
-    for (const step of demandSequence(steps, variant.changes, random, previous)) {
-      await sleep(random() * variant.pauseMs);
-      const result = await oneChange(units, step, changeDeadlineMs);
-      outcome.otherWrites += result.otherWrites;
-      if (result.latency === undefined) outcome.missed++;
-      else outcome.latencies.push(result.latency);
-    }
+    const outcome = await measuredChanges(units, plant, variant, steps, random, previous);
+    stopped = true;
+    await plant.stop();
     return outcome;
   } finally {
-    await running.stop();
+    if (!stopped) await plant.kill();
   }
 }
 
@@ -177,6 +199,19 @@ function subscriptionLabel(plant: PlantConfig, loop: ControlLoopConfig): string 
 }
 
 const simFastYaml = join(repoRoot, "config", "sim-fast.yaml");
+const simYaml = join(repoRoot, "config", "sim.yaml");
+
+const tagOf = (ref: { unit: string; tag: string }) => `${ref.unit}.${ref.tag}`;
+
+/** The generated polling plant must be the original tool's rule, or the baseline means nothing. */
+function checkPolling(plant: PlantConfig, loop: ControlLoopConfig): void {
+  const unit = plant.units.find((u) => u.name === loop.input.unit);
+  const tag = unit?.protocol === "opcua" ? unit.tags.find((t) => t.name === loop.input.tag) : undefined;
+  if (loop.onChange || loop.periodMs !== 1_000 || tag?.mode !== "poll")
+    throw new Error(
+      `${plant.file}: not the polling baseline (onChange false, period 1 s, the demand polled)`,
+    );
+}
 
 export async function benchControlLatency(
   workspace: Workspace,
@@ -187,21 +222,32 @@ export async function benchControlLatency(
   const units = await startSimulatedUnits(workspace.dir, { pemel: { warmUpMs: 1_000 } });
   try {
     let runNumber = 0;
-    const plantFor = async (file?: string) => {
+    // What the plant process reads from the environment (config/sim.yaml's variables).
+    const env = {
+      PB_SIM_PEMEL_PORT: String(units.pemel.port),
+      PB_SIM_METH_ENDPOINT: units.meth.endpoint,
+      PB_SIM_METH_PASSWORD: units.methPassword,
+      PB_HISTORIAN_URL: workspace.databaseUrl,
+      PB_HISTORIAN_SCHEMA: schema,
+    };
+    // The bench loads each plant file too: for the loop's curve (the set point of each demand) and the labels.
+    const plantFor = async (file: string) => {
       const plant = await loadSimPlant(addressesOf(units), {
         varDir: workspace.dir,
         historianUrl: workspace.databaseUrl,
         schema,
         spoolPath: join(workspace.dir, "control-spool.sqlite"),
-        ...(file !== undefined ? { file } : {}),
+        file,
       });
       const loop = plant.control[0];
       if (loop === undefined) throw new Error(`${plant.file} has no control loop`);
       return { plant, loop };
     };
     const fast = await plantFor(simFastYaml);
-    const configured = await plantFor();
+    const configured = await plantFor(simYaml);
     const loop = configured.loop;
+    const polling = await plantFor(await writePollingPlant(workspace.dir, loop.name, tagOf(loop.input)));
+    checkPolling(polling.plant, polling.loop);
     const steps = await demandSteps(loop);
     const onChange = (l: ControlLoopConfig) => (l.onChange ? "on change + " : "no on-change, ");
     const variants: Variant[] = [
@@ -209,7 +255,7 @@ export async function benchControlLatency(
         key: "fast",
         label: `sim-fast.yaml: ${onChange(fast.loop)}${subscriptionLabel(fast.plant, fast.loop)}`,
         role: "plantbridge",
-        plant: fast.plant,
+        file: simFastYaml,
         changes: options.changes.fast,
         warmUpChanges: options.warmUpChanges,
         pauseMs: 2 * subscriptionOf(fast.plant, fast.loop).publishingMs,
@@ -218,7 +264,7 @@ export async function benchControlLatency(
         key: "default",
         label: `sim.yaml: ${onChange(loop)}${subscriptionLabel(configured.plant, loop)}`,
         role: "plantbridge",
-        plant: configured.plant,
+        file: simYaml,
         changes: options.changes.default,
         warmUpChanges: options.warmUpChanges,
         pauseMs: subscriptionOf(configured.plant, loop).publishingMs,
@@ -227,7 +273,7 @@ export async function benchControlLatency(
         key: "polling",
         label: "original rule: demand polled every 1 s",
         role: "baseline",
-        plant: pollingBaseline(configured.plant, loop),
+        file: polling.plant.file,
         changes: options.changes.polling,
         warmUpChanges: 1,
         pauseMs: 1_000,
@@ -246,26 +292,20 @@ export async function benchControlLatency(
       // Rotate the order, so no variant always runs first.
       const order = variants.map((_, i) => variants[(i + r) % variants.length] as Variant);
       for (const variant of order) {
-        // A fresh spool file per run: the previous run's plant has closed its own.
-        const plant = {
-          ...variant.plant,
-          storage: {
-            ...variant.plant.storage,
-            spool: {
-              ...variant.plant.storage.spool,
-              path: join(workspace.dir, `control-spool-${runNumber++}.sqlite`),
-            },
-          },
-        };
+        // A fresh var folder (spool, log) per run.
+        const varDir = join(workspace.dir, `control-var-${runNumber++}`);
         say(
           `control latency: ${variant.key} run ${r + 1}/${options.repeats} (${variant.changes} changes, load ${loadavg()[0]?.toFixed(1)})`,
         );
-        const outcome = await runOnce(units, { ...variant, plant }, steps, random);
+        const outcome = await runOnce(units, variant, { varDir, env }, steps, random);
         raw[variant.key].push(outcome.latencies.map((ms) => Math.round(ms * 100) / 100));
         repeats[variant.key].push({
           ...latencySummary(outcome.latencies),
           missed: outcome.missed,
           otherWrites: outcome.otherWrites,
+          "bench CPU ms/change": outcome.benchCpuMsPerChange,
+          "plant CPU ms/change": outcome.plantCpuMsPerChange,
+          "bench loop delay p99": outcome.benchLoopDelayP99Ms,
         });
       }
     }
@@ -307,7 +347,12 @@ export async function benchControlLatency(
           `${options.changes.polling} (polling, pause 0–1000 ms, so changes hit every phase of the 1 s schedule); ` +
           `warm-up changes not counted; figures are medians of ${options.repeats} runs.`,
         "The whole plant runs: both links, the control loop (permissive read from PEMEL each evaluation), " +
-          "storage every 1 s and the forwarder into PostgreSQL, all in this process with the simulators.",
+          "storage every 1 s and the forwarder into PostgreSQL, as its own process (`plantbridge run` with the plant's " +
+          "node flags and its status server, ready when GET /health shows both units connected); both simulators run " +
+          "in the bench's process, which stamps the demand change and PEMEL's served write with one clock.",
+        `CPU per measured change, 10 ms configuration (medians): bench process (both simulators and the bench) ` +
+          `${figure(fastVariant, "bench CPU ms/change")} ms, plant process ${figure(fastVariant, "plant CPU ms/change")} ms; ` +
+          `the bench process's event-loop delay p99 ${figure(fastVariant, "bench loop delay p99")} ms.`,
         "Polling baseline: sim.yaml's loop with onChange false, period 1 s and the demand tag in poll mode (read each period, as the original tool did).",
         "missed = no matching write within 5 s (not in the percentiles).",
       ],
@@ -328,6 +373,9 @@ export async function benchControlLatency(
         "control.ratio_p99_vs_polling": ratios[0]?.value ?? Number.NaN,
         "control.ratio_p50_vs_polling": ratios[1]?.value ?? Number.NaN,
         "control.default_ratio_p99_vs_polling": ratios[2]?.value ?? Number.NaN,
+        "control.bench_cpu_ms_per_change": figure(fastVariant, "bench CPU ms/change"),
+        "control.plant_cpu_ms_per_change": figure(fastVariant, "plant CPU ms/change"),
+        "control.bench_loop_delay_p99_ms": figure(fastVariant, "bench loop delay p99"),
       },
     };
   } finally {

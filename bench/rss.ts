@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { plantNodeFlags } from "../bin/node-flags.ts";
-import { runMeasuredChild } from "./rss-child.ts";
+import { runMeasuredChild, summaryOf } from "./rss-child.ts";
 import { type RssPlantName, startRssPlant } from "./rss-plants.ts";
 import type { SectionResult, Variant } from "./stats.ts";
 import type { Workspace } from "./workspace.ts";
@@ -40,24 +40,6 @@ const stacks = [
   "@statelyai/inspect",
   "ws",
 ];
-
-/** The run summary `plantbridge run` prints on stdout (only what the stage reads). */
-interface RunSummary {
-  reason?: string;
-  health?: {
-    storage?: { cycles?: number; samples?: number; badSamples?: number; overruns?: number };
-    sinks?: Record<string, { delivered?: number }>;
-  };
-}
-
-function summaryOf(stdout: string): RunSummary {
-  const last = stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(last) as RunSummary;
-  } catch {
-    return {};
-  }
-}
 
 const mb = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
 
