@@ -26,9 +26,10 @@ import { accountPemel } from "../../support/served-reads.ts";
 /**
  * A batch the database refuses must not block the spool. Once the plant has created its tables,
  * the test adds a CHECK constraint that refuses one real value: PEMEL's "H2 cooling temperature
- * reached" bit while it is still 0 (the simulator sets it after its warm-up). The cycles taken
- * before the warm-up each carry one refused row: exactly those rows go to the spool's dead
- * letters with the database's reason, every other row is stored, and delivery flows on.
+ * reached" bit while it is 0 (the simulator holds it off under its cooling-lost fault until the
+ * test clears it, whatever the time the start-up took). The cycles taken meanwhile each carry one
+ * refused row: exactly those rows go to the spool's dead letters with the database's reason, every
+ * other row is stored, and delivery flows on.
  */
 describe("rows the database refuses are dead-lettered, the rest flows", () => {
   const periodMs = 500;
@@ -40,10 +41,12 @@ describe("rows the database refuses are dead-lettered, the rest flows", () => {
   beforeAll(async () => {
     h = await startPlantHarness({
       name: "historian-rejected",
-      // Long enough that the constraint is in place well before the bit turns 1.
-      pemel: { warmUpMs: 9000 },
+      pemel: { warmUpMs: 500 },
       patch: (plant) => ({ ...plant, storage: { ...plant.storage, periodMs } }),
     });
+    // Bit 10 stays 0 until the constraint has refused rows (a timed warm-up raced the start-up of
+    // the harness on a loaded machine: the bit could be 1 before the constraint was in place).
+    h.pemel.setFault({ kind: "cooling-lost" });
   });
 
   afterAll(async () => {
@@ -83,6 +86,7 @@ describe("rows the database refuses are dead-lettered, the rest flows", () => {
       "rows refused and dead-lettered",
       () => (running.health().sinks[sink]?.deadLettered ?? 0) >= 3,
     );
+    h.pemel.clearFault("cooling-lost");
     await waitFor(
       "the cooling temperature reached (the refused value no longer served)",
       () => h.pemel.state().coolingReady,
@@ -133,7 +137,7 @@ describe("rows the database refuses are dead-lettered, the rest flows", () => {
     // Every 0 of that tag stored was delivered before the constraint existed; none after it.
     const storedZeros = stored.filter((s) => s.tag === refusedTag && s.value === 0);
     for (const s of storedZeros) expect(s.time).toBeLessThan(firstRefused);
-    // The refused cycles are consecutive: the bit was 0 from the constraint until the warm-up ended,
+    // The refused cycles are consecutive: the bit was 0 from the constraint until the fault cleared,
     // and every cycle in between had its row refused.
     const refusedTimes = deadLetters.map((d) => d.time).sort((a, b) => a - b);
     const lastRefused = Math.max(...refusedTimes);
