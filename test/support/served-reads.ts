@@ -175,8 +175,8 @@ export function accountPemel(
     const reasons = [...record.entries()]
       .filter(([tag, s]) => tag.startsWith("PEMEL.") && s.quality !== 0)
       .map(([, s]) => s.reason ?? "(no reason)");
-    if (atRunStart) startupBad.push(time);
-    else if (reasons.length > 0 && reasons.every((r) => deadlineReason.test(r))) deadlineCuts.push(time);
+    if (reasons.length > 0 && reasons.every((r) => deadlineReason.test(r))) deadlineCuts.push(time);
+    else if (atRunStart) startupBad.push(time);
     else otherBad.push(`PEMEL bad at ${time}: ${reasons[0]}`);
   }
   return { ...account, good, startupBad, deadlineCuts, otherBad };

@@ -81,15 +81,16 @@ describe("served reads against stored PEMEL records", () => {
         [2_500, bad("socket closed")],
         [4_000, bad("unit PEMEL not connected")], // after a hole: a new run's start
         [4_500, good(r(4_500))],
+        [5_500, bad(cut)], // after a hole too, but a deadline cut all the same
       ],
-      [r(1_500), r(2_000), r(4_500)],
+      [r(1_500), r(2_000), r(4_500), r(5_500)],
       period,
     );
     expect(account.good).toEqual([1_500, 4_500]);
     expect(account.startupBad).toEqual([1_000, 4_000]);
-    expect(account.deadlineCuts).toEqual([2_000]);
+    expect(account.deadlineCuts).toEqual([2_000, 5_500]);
     expect(account.otherBad).toEqual(["PEMEL bad at 2500: socket closed"]);
-    expect(account.answeredTooLate.map((l) => l.cycle)).toEqual([2_000]);
+    expect(account.answeredTooLate.map((l) => l.cycle)).toEqual([2_000, 5_500]);
     expect(account.unexplainedReads).toEqual([]);
   });
 });
