@@ -170,7 +170,7 @@ describe("PEMEL faults on the running plant", () => {
             if (attempt >= 5) throw new Error("the rogue client never got PEMEL's only connection");
             pemel.setFault({ kind: "refuse-connections" });
             pemel.setFault({ kind: "drop-connections" });
-            await waitFor("PEMEL without connections", () => pemel.connections() === 0, 5_000);
+            await waitFor("PEMEL without connections", () => pemel.connections() === 0, 30_000);
             pemel.clearFault("refuse-connections");
             await pemel.ready();
             rogue = await connectRogue(pemel.port);
