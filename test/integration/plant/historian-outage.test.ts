@@ -192,7 +192,7 @@ describe("historian down for 30 s while storing every second", () => {
     expect(account.unexplainedReads).toEqual([]);
     expect(account.paired.length).toBe(good.length);
     expect(served.length).toBe(good.length + account.answeredTooLate.length);
-    expect(storageCycles).toBe(good.length + startupBad + account.deadlineCuts.length);
+    expect(storageCycles).toBe(good.length + account.startupBad.length + account.deadlineCuts.length);
     // ... and received in order: no gap in the 1-s grid (a slot the storage machine skipped because
     // a cycle overran its period is no cycle; it is counted, and none happen on an idle machine),
     // each cycle committed after the one before.
