@@ -229,7 +229,6 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
         ),
       );
       expect(cuts.length).toBeLessThanOrEqual(finalHealth.storage.lateUnits);
-      expect(cycles.filter((c) => c.quality("PEMEL") === "good").length).toBeGreaterThan(cycles.length / 2);
       expect(duplicateRows(samples)).toBe(0);
       expect(cycles.length).toBe(finalHealth.storage.cycles);
       expect(samples.length).toBe(finalHealth.storage.samples);
