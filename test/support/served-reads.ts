@@ -21,6 +21,13 @@ import { pemelStatusBits, pemelValueTags } from "./historian-faults.ts";
 /** The reason a storage cycle gives the samples of a unit it stopped waiting for. */
 export const deadlineReason = /did not answer within the storage deadline \(\d+ ms\)$/;
 
+/**
+ * A cycle's stamp is its slot's wall time rounded to the period's grid, a read's time the
+ * simulator's Date.now() (whole ms): a read served right at its slot can be stamped up to a
+ * millisecond before the cycle. Windows open this much early.
+ */
+const stampSlackMs = 5;
+
 /** One stored cycle: tag → its sample. */
 export type StoredRecord = ReadonlyMap<
   string,
@@ -90,7 +97,9 @@ export function accountServedReads(
       return;
     }
     const end = entries[i + 1]?.[0] ?? Number.POSITIVE_INFINITY;
-    const candidates = served.filter((r) => r.time >= time && r.time < end && !claimed.has(r));
+    const candidates = served.filter(
+      (r) => r.time >= time - stampSlackMs && r.time < end - stampSlackMs && !claimed.has(r),
+    );
     // The cycle's own read is served last in its window (one connection answers in order), but
     // a read of a cycle the spool dropped may follow it: take the last one the record holds.
     const read = candidates.findLast((r) => differences(record, r).length === 0);
@@ -113,7 +122,7 @@ export function accountServedReads(
   for (const read of served) {
     if (claimed.has(read)) continue;
     const cycle = lateCycles[next];
-    if (cycle !== undefined && cycle <= read.time) {
+    if (cycle !== undefined && cycle - stampSlackMs <= read.time) {
       answeredTooLate.push({ read, cycle });
       next++;
     } else unexplainedReads.push(read);
