@@ -11,7 +11,7 @@ import {
   AttributeIds,
   ClientMonitoredItemGroup,
   type ClientSession,
-  type ClientSubscription,
+  ClientSubscription,
   DataChangeFilter,
   DataChangeTrigger,
   type DataValue,
@@ -104,6 +104,25 @@ function groupKey(tag: OpcuaTagConfig): string {
   return `${tag.samplingIntervalMs}|${tag.deadband?.type ?? "none"}|${tag.deadband?.value ?? 0}`;
 }
 
+/**
+ * CreateSubscription, settled by the subscription's own "started" / "error" events. Not
+ * `session.createSubscription2`: its "started" handler asserts that the subscription still has
+ * its session, and throws — outside any call of ours, so as an uncaught exception that ends the
+ * process — when the session closed between the server's answer and that event (a dropped
+ * connection at the wrong moment; the soak hit it on a busy machine).
+ */
+function createSubscription(
+  session: ClientSession,
+  parameters: Parameters<typeof ClientSubscription.create>[1],
+): Promise<ClientSubscription> {
+  return new Promise((resolve, reject) => {
+    const subscription = ClientSubscription.create(session, parameters);
+    subscription.once("started", () => resolve(subscription));
+    // Stays attached: an "error" event without a listener would throw.
+    subscription.on("error", (err: Error) => reject(err));
+  });
+}
+
 export async function openTagSubscription(
   ctx: SubscriptionContext,
   tags: readonly OpcuaTagConfig[],
@@ -135,7 +154,7 @@ export async function openTagSubscription(
   let subscription: ClientSubscription;
   try {
     subscription = await withDeadline(
-      session.createSubscription2({
+      createSubscription(session, {
         requestedPublishingInterval: counts.publishingInterval,
         requestedMaxKeepAliveCount: counts.maxKeepAliveCount,
         requestedLifetimeCount: counts.lifetimeCount,

@@ -49,7 +49,12 @@ const summarySchema = z.object({
   }),
 });
 
-const cycleRow = z.object({ time: z.number(), samples: z.number(), pemelGood: z.number() });
+const cycleRow = z.object({
+  time: z.number(),
+  samples: z.number(),
+  pemelGood: z.number(),
+  pemelDeadlineCut: z.number(),
+});
 
 describe("plantbridge sim --fault (faults injected from the CLI)", () => {
   let varDir: string;
@@ -116,7 +121,9 @@ describe("plantbridge sim --fault (faults injected from the CLI)", () => {
         rows = await pool.any(sql.type(cycleRow)`
           SELECT (extract(epoch FROM s.time) * 1000)::float8 AS time,
                  count(*)::int AS samples,
-                 count(*) FILTER (WHERE s.quality = 0 AND t.unit = 'PEMEL')::int AS "pemelGood"
+                 count(*) FILTER (WHERE s.quality = 0 AND t.unit = 'PEMEL')::int AS "pemelGood",
+                 count(*) FILTER (WHERE s.quality <> 0 AND t.unit = 'PEMEL'
+                   AND s.reason LIKE 'PEMEL did not answer within the storage deadline%')::int AS "pemelDeadlineCut"
           FROM plantbridge.samples s JOIN plantbridge.tags t ON t.id = s.tag_id
           GROUP BY s.time ORDER BY s.time`);
         const counts = await pool.one(sql.type(z.object({ total: z.number(), distinctKeys: z.number() }))`
@@ -137,8 +144,12 @@ describe("plantbridge sim --fault (faults injected from the CLI)", () => {
     const storedGood = rows.filter((c) => c.pemelGood === pemelPerCycle).length;
     expect(storedGood).toBe((summary.samplesStored.PEMEL - summary.badSamplesStored.PEMEL) / pemelPerCycle);
 
-    // Every storage read PEMEL answered with data is a good record; the exception answers are the bad ones.
+    // Every storage read PEMEL answered with data is a good record; the exception answers are the
+    // bad ones. On a busy machine a storage cycle may stop waiting for PEMEL at its deadline: the
+    // record is bad saying so, and the read PEMEL served for it (if it did) came too late.
     const served = summary.served.PEMEL.readsByRequest[storageRequest] ?? 0;
+    const deadlineCuts = rows.filter((c) => c.pemelDeadlineCut === pemelPerCycle).length;
+    for (const c of rows) expect([0, pemelPerCycle]).toContain(c.pemelDeadlineCut);
     const duplicated = total - distinct + summary.spool.duplicates;
     printFaultFigures({
       fault: "sim-cli-faults",
@@ -153,9 +164,11 @@ describe("plantbridge sim --fault (faults injected from the CLI)", () => {
       faultsSeen: summary.faultsSeen,
       methSessionsCreated: summary.served.METH.sessionsCreated,
       controlWrites: summary.controlWrites,
+      deadlineCuts,
     });
     expect(served).toBeGreaterThan(0);
-    expect(served - storedGood).toBe(0);
+    expect(served - storedGood).toBeGreaterThanOrEqual(0);
+    expect(served - storedGood).toBeLessThanOrEqual(deadlineCuts);
     expect(duplicated).toBe(0);
   });
 });

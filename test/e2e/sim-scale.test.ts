@@ -77,8 +77,9 @@ describe("plantbridge sim --scale (the CLI, end to end)", () => {
     if (varDir) await rm(varDir, { recursive: true, force: true });
   });
 
-  it("3x50 for 5 s: three devices, a generated plant, every slot stored with every tag", async () => {
-    const summary = await simScale(varDir, ["--scale", "3x50", "--duration", "5"]);
+  it("3x50 for 8 s: three devices, a generated plant, every slot stored with every tag", async () => {
+    // 2 s: every slot is asserted (no overrun), and a loaded machine's stalls must not make one
+    const summary = await simScale(varDir, ["--scale", "3x50", "--period", "2s", "--duration", "8"]);
     expect(summary).toMatchObject({
       scale: "3x50",
       shape: "devices",

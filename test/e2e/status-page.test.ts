@@ -14,7 +14,11 @@ import { openBrowser, type TestBrowser } from "../support/browser.ts";
 import { type PlantProcess, repoRoot, spawnPlantbridge } from "../support/crash.ts";
 import { waitFor } from "../support/plant-harness.ts";
 
-const faultAtS = 25;
+/**
+ * When the sim cuts PEMEL (seconds after its start): the page must be up and showing PEMEL connected
+ * before, and the sim's start, Chromium's launch and the page's load took ~26 s at load 8 on 2 cores.
+ */
+const faultAtS = 50;
 const artifacts = join(repoRoot, "var", "test-artifacts");
 let varDir: string;
 let sim: PlantProcess;

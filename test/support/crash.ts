@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { ModbusTagConfig, PlantConfig } from "../../schemas/plant-types.ts";
 import type { PemelSimulator, ServedRead } from "../../simulators/pemel/index.ts";
 import { waitFor } from "./plant-harness.ts";
+import { accountServedReads } from "./served-reads.ts";
 
 const bin = fileURLToPath(new URL("../../bin/plantbridge.ts", import.meta.url));
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -277,12 +278,17 @@ export interface RunAccount {
   appendedCycles: number;
   /** Good PEMEL records stored for this run. */
   storedGood: number;
-  /** Served reads that became a stored record with exactly the served values, in order. */
+  /** Served reads that became a stored record with exactly the served values. */
   matched: number;
-  /** Stored good records that do not equal the served read they follow (must stay empty). */
+  /** Stored good records that hold no read served in their window (must stay empty). */
   mismatches: string[];
   /**
-   * Served reads without a stored good record: when served, the storage slot it was served in
+   * Served reads answered after their storage cycle's deadline (a busy machine): each for a cycle
+   * of this run stored bad with the deadline's reason, served after it. Lost by definition, said so.
+   */
+  answeredTooLate: number;
+  /**
+   * Served reads nothing explains: when served, the storage slot it was served in
    * (`floor(time / period) · period`), and whether that slot's cycle is in the historian at all.
    */
   unmatched: Array<{ time: number; slot: number; slotStored: boolean }>;
@@ -293,13 +299,14 @@ export interface StoredRow {
   time: number;
   value: number | null;
   quality: number;
+  reason?: string | null;
 }
 
 /**
- * Splits the historian's rows into runs by time and matches, run by run, the good PEMEL records
- * with the storage reads PEMEL served to that run: the k-th good record of a run is the first
- * unmatched read served at or after its cycle time (storage reads once per cycle, after the
- * cycle's scheduled time, cycles in order), and must hold exactly that read's values.
+ * Splits the historian's rows into runs by time and holds, run by run, the stored cycles against
+ * the storage reads PEMEL served to that run (test/support/served-reads.ts): each good record
+ * holds a read served between its cycle and the next, each other read was answered too late for a
+ * cycle stored bad saying so, or is unmatched (only the read a kill interrupted may be).
  */
 export function accountRuns(
   runs: readonly RunRecord[],
@@ -324,34 +331,11 @@ export function accountRuns(
     const appendedCycles = (run.spoolAfter.lastSeq - lastSeq) / samplesPerCycle;
     lastSeq = run.spoolAfter.lastSeq;
     const reads = [...run.reads].sort((a, b) => a.time - b.time);
-    const mismatches: string[] = [];
-    const unmatched: RunAccount["unmatched"] = [];
-    const miss = (read: ServedRead) => {
-      const slot = Math.floor(read.time / periodMs) * periodMs;
-      unmatched.push({ time: read.time, slot, slotStored: cycles.has(slot) });
-    };
-    let i = 0;
-    let matched = 0;
-    for (const time of good) {
-      while (i < reads.length && (reads[i] as ServedRead).time < time) {
-        miss(reads[i] as ServedRead);
-        i++;
-      }
-      const read = reads[i++];
-      if (!read) {
-        mismatches.push(`good record at ${time} has no served read at or after it`);
-        continue;
-      }
-      const record = cycles.get(time) ?? new Map<string, StoredRow>();
-      const expected = recordOf(read, pemelTags);
-      const differing = [...expected].filter(([tag, value]) => record.get(tag)?.value !== value);
-      if (differing.length > 0) {
-        mismatches.push(
-          `record at ${time} differs from the read served at ${read.time} in ${differing.map(([t]) => t).join(", ")}`,
-        );
-      } else matched++;
-    }
-    for (; i < reads.length; i++) miss(reads[i] as ServedRead);
+    const account = accountServedReads(
+      runCycles.map((t) => [t, cycles.get(t) ?? new Map<string, StoredRow>()] as const),
+      reads,
+      { expected: (read) => recordOf(read, pemelTags) },
+    );
     return {
       label: run.label,
       killed: run.killed,
@@ -359,9 +343,13 @@ export function accountRuns(
       cycles: runCycles,
       appendedCycles,
       storedGood: good.length,
-      matched,
-      mismatches,
-      unmatched,
+      matched: account.paired.length,
+      mismatches: account.unexplainedRecords,
+      answeredTooLate: account.answeredTooLate.length,
+      unmatched: account.unexplainedReads.map((read) => {
+        const slot = Math.floor(read.time / periodMs) * periodMs;
+        return { time: read.time, slot, slotStored: cycles.has(slot) };
+      }),
     };
   });
   return { accounts, outsideAnyRun };

@@ -1,7 +1,7 @@
 /**
  * What the historian fault tests (outage, rejected rows, full spool, shutdown flush) check
- * beyond the plant harness: the PEMEL reads storage was served, the comparison of stored
- * records with them, the spool file read from outside the plant, the order in which the
+ * beyond the plant harness: the PEMEL reads storage was served (held against the stored records
+ * by served-reads.ts), the spool file read from outside the plant, the order in which the
  * historian received its rows, a log the test can read, and the FAULT-FIGURES line.
  */
 import { DatabaseSync } from "node:sqlite";
@@ -69,40 +69,6 @@ export type Cycle = Map<string, StoredSample>;
 /** A cycle whose PEMEL read succeeded (its values have good quality). */
 export function pemelGood(cycle: Cycle): boolean {
   return cycle.get("PEMEL.el_power_act")?.quality === 0;
-}
-
-/**
- * Each good PEMEL record against the served read at the same position: every status bit and
- * every value register as served. Tags in `skip` (e.g. rows a test made the database refuse)
- * may be absent from a cycle. Returns one line per difference; empty when all match.
- */
-export function differencesFromServed(
-  goodCycles: readonly (readonly [number, Cycle])[],
-  served: readonly ServedRead[],
-  skip: ReadonlySet<string> = new Set(),
-): string[] {
-  const out: string[] = [];
-  if (goodCycles.length !== served.length) {
-    out.push(`${goodCycles.length} good PEMEL records stored, ${served.length} storage reads served`);
-  }
-  goodCycles.forEach(([time, cycle], i) => {
-    const words = served[i]?.values;
-    if (words === undefined) return;
-    const status = words[0] ?? -1;
-    const expected: [string, number][] = [
-      ...pemelStatusBits.map((bit, k): [string, number] => [bit, (status >> k) & 1]),
-      ...pemelValueTags.map((tag, k): [string, number] => [tag, words[4 + k] ?? -1]),
-    ];
-    for (const [tag, value] of expected) {
-      const id = `PEMEL.${tag}`;
-      const stored = cycle.get(id);
-      if (stored === undefined && skip.has(id)) continue;
-      if (stored?.value !== value) {
-        out.push(`${id} at ${time}: stored ${stored?.value}, served ${value} (read #${i})`);
-      }
-    }
-  });
-  return out;
 }
 
 /**
@@ -266,25 +232,4 @@ export interface FaultFigures {
 /** The one line per fault test the lead collects for the closing note. */
 export function printFaultFigures(figures: FaultFigures): void {
   console.log(`FAULT-FIGURES ${JSON.stringify(figures)}`);
-}
-
-/**
- * Cycles with a bad PEMEL read that are not at the start of a run (the first cycles after the
- * plant started, before PEMEL's link was up, are the only ones allowed to miss a served read).
- * A run starts at the first cycle and after every hole in the schedule (a restart).
- */
-export function badPemelOutsideRunStarts(
-  cycles: readonly (readonly [number, Cycle])[],
-  periodMs: number,
-): number {
-  let outside = 0;
-  let atRunStart = true;
-  let previous: number | undefined;
-  for (const [time, cycle] of cycles) {
-    if (previous !== undefined && time - previous !== periodMs) atRunStart = true;
-    if (pemelGood(cycle)) atRunStart = false;
-    else if (!atRunStart) outside++;
-    previous = time;
-  }
-  return outside;
 }

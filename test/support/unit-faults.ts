@@ -182,6 +182,15 @@ export async function referenceSetpoint(plant: PlantConfig): Promise<(demand: nu
   };
 }
 
+/**
+ * Written values with runs of the same value collapsed, and how many writes the runs held beyond
+ * their first: control writes a decision again after PEMEL reconnects or after a failed write.
+ */
+export function collapseRepeats(values: readonly number[]): { values: number[]; repeats: number } {
+  const collapsed = values.filter((v, i) => i === 0 || v !== values[i - 1]);
+  return { values: collapsed, repeats: values.length - collapsed.length };
+}
+
 /** Set point writes PEMEL served at or after `since` (simulator clock = Date.now). */
 export function writesSince(pemel: PemelSimulator, since: number): ServedWrite[] {
   return pemel.served.writes.filter((w) => w.time >= since);

@@ -165,9 +165,21 @@ describe("pipelined delivery into PostgreSQL", () => {
     });
     try {
       // Batches of 3: seq 1-3, 4-6 (holds the refused value 666), 7-9.
-      spool.append(cycles(0, 9, (i) => (i === 4 ? 666 : i)));
-      await installTrigger(`BEGIN
-        IF NEW.value = 666 THEN RAISE EXCEPTION 'refused for the test' USING ERRCODE = '53100'; END IF;
+      const batch = cycles(0, 9, (i) => (i === 4 ? 666 : i));
+      spool.append(batch);
+      // The refusal waits until the first batch has committed (both are on their way at once): on a
+      // busy machine the second could otherwise fail first, and the sink's answer to an unavailable
+      // database could end the first one's write as well. Bounded: it refuses anyway after 60 s.
+      const firstBatch = batch.slice(0, 3).map((s) => new Date(s.time).toISOString());
+      await installTrigger(`DECLARE waited int := 0; BEGIN
+        IF NEW.value = 666 THEN
+          WHILE waited < 6000 AND (SELECT count(*) FROM "${schema}".samples
+                WHERE time IN ('${firstBatch.join("', '")}')) < 3 LOOP
+            PERFORM pg_sleep(0.01);
+            waited := waited + 1;
+          END LOOP;
+          RAISE EXCEPTION 'refused for the test' USING ERRCODE = '53100';
+        END IF;
         RETURN NEW; END`);
       const outcome = await deliverFromSpool({
         sink,
@@ -209,7 +221,7 @@ describe("pipelined delivery into PostgreSQL", () => {
       await installTrigger(`BEGIN
         IF NEW.value = 777 THEN
           FOR i IN 1..1500 LOOP
-            EXIT WHEN EXISTS (SELECT 1 FROM ${schema}.samples WHERE value = 888);
+            EXIT WHEN EXISTS (SELECT 1 FROM "${schema}".samples WHERE value = 888);
             PERFORM pg_sleep(0.02);
           END LOOP;
           RAISE EXCEPTION 'refused for the test' USING ERRCODE = '53100';

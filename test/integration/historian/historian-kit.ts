@@ -86,9 +86,12 @@ export async function codeOf(work: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Polls `condition` until it holds, with a generous deadline (background work, busy machines). */
+/**
+ * Polls `condition` until it holds, with a generous deadline (background work, busy machines: a
+ * CREATE INDEX CONCURRENTLY waits for the transactions of every other test running on the database).
+ */
 export async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 30_000;
+  const deadline = performance.now() + 90_000;
   for (;;) {
     if (await condition()) return;
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -156,7 +156,7 @@ describe("units behind one gateway, one shared connection", () => {
     await eventually(async () => {
       await deadLink.link.read(tagNames);
       return member()?.state.demotions === 2;
-    }, 10_000);
+    }, 30_000);
     expect(member()?.state.periodMs).toBe(600);
     expect(sim.served.unit(dead.unitId)?.unanswered).toBe(2);
     sim.setSilent(dead.unitId, false);
@@ -164,7 +164,7 @@ describe("units behind one gateway, one shared connection", () => {
     await eventually(async () => {
       last = await deadLink.link.read(tagNames);
       return last.get("r0")?.quality === "good";
-    }, 10_000);
+    }, 30_000);
     expectServed(sim, dead, last);
     expect(member()?.state).toMatchObject({ demotions: 0, timeoutsInARow: 0, demotedUntil: null });
     expect(deadLink.lost).toEqual([]);

@@ -228,21 +228,21 @@ describe("OPC UA link: subscriptions", () => {
     expect(sim.served.subscriptions - before).toBe(1);
     await waitFor(
       () => seen.some((s) => s.tag === "real_h2_flowrate" && s.reading.value === 3.5),
-      5_000,
+      30_000,
       "initial demand",
     );
     await waitFor(() => seen.some((s) => s.tag === "real_pressure"), 5_000, "initial pressure");
     sim.setDemand(11.75);
     await waitFor(
       () => seen.some((s) => s.tag === "real_h2_flowrate" && s.reading.value === 11.75),
-      5_000,
+      30_000,
       "changed demand",
     );
     expect(seen.every((s) => s.reading.quality === "good")).toBe(true);
     sim.setFault({ kind: "bad-status", nodes: ["::AsGlobalPV:real_h2_flowrate"] });
     await waitFor(
       () => seen.some((s) => s.tag === "real_h2_flowrate" && s.reading.reason === "BadSensorFailure"),
-      5_000,
+      30_000,
       "bad status",
     );
     expect(pushes.alive).toBeGreaterThan(0);

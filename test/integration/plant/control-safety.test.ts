@@ -7,6 +7,7 @@ import {
   storedSamples,
   waitFor,
 } from "../../support/plant-harness.ts";
+import { accountServedReads, deadlineReason } from "../../support/served-reads.ts";
 import {
   afterStorageRead,
   type CapturedLog,
@@ -19,7 +20,6 @@ import {
   logLevel,
   loopHealth,
   printFigures,
-  readsByCycle,
   referenceSetpoint,
   type StoredCycle,
   storageReads,
@@ -37,7 +37,8 @@ import {
 
 const storageMs = 500;
 const pemelTimeoutMs = 1_000; // sim.yaml's: shorter ones time out now and then on a loaded machine
-const timedOut = new RegExp(`no reply to .* within ${pemelTimeoutMs} ms`);
+/** Served, but answered too late: after PEMEL's timeout, or after the storage cycle's deadline. */
+const answeredLate = new RegExp(`no reply to .* within ${pemelTimeoutMs} ms|${deadlineReason.source}`);
 const setpointMax = 40; // below what the transform gives for high demands (up to 52 A)
 
 interface Window {
@@ -215,27 +216,31 @@ describe("control safety on the running plant", () => {
     }, 60_000);
 
     it("every PEMEL record is a served read; bit 10 stored off while the permissive was off", () => {
-      const { byCycle, beforeFirstCycle } = readsByCycle(cycles, storageReads(h.pemel));
-      expect(beforeFirstCycle).toEqual([]);
-      for (const c of cycles) {
-        const reads = byCycle.get(c.time) ?? [];
-        if (c.quality("PEMEL") === "bad") {
-          // nothing served and lost, unless answered after PEMEL's timeout (then the cycle says so)
-          if (reads.length > 0) for (const r of c.reasons("PEMEL")) expect(r).toMatch(timedOut);
-          continue;
-        }
-        expect(reads).toHaveLength(1);
-        expect(c.samples.get("PEMEL.el_power_act")?.value).toBe(reads[0]?.values[4]);
-        expect(c.samples.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe(
-          ((reads[0]?.values[0] ?? 0) >> 10) & 1,
-        );
-      }
+      const account = accountServedReads(
+        cycles.map((c) => [c.time, c.samples] as const),
+        storageReads(h.pemel),
+        { late: answeredLate },
+      );
+      expect(account.unexplainedRecords).toEqual([]);
+      // A read served for a cycle stored bad was answered too late (PEMEL's timeout, or the
+      // storage deadline on a busy machine): the cycle says so. Nothing else is served and lost.
+      expect(account.unexplainedReads).toEqual([]);
+      expect(account.paired.length).toBe(cycles.filter((c) => c.quality("PEMEL") === "good").length);
+      // Every deadline cut is counted in the storage health (late units, summed over cycles).
+      const cuts = cycles.filter(
+        (c) => c.quality("PEMEL") === "bad" && c.reasons("PEMEL").every((r) => deadlineReason.test(r)),
+      );
+      expect(cuts.length).toBeLessThanOrEqual(running.health().storage.lateUnits);
       const off = windows.find((w) => w.name === "control:permissive-off");
       if (off === undefined) throw new Error("no permissive-off stretch");
       // the cycles well inside the stretch (after the first evaluation saw it) store bit 10 = 0
       const inside = cycles.filter((c) => c.time > off.from + storageMs && c.time < off.to);
-      expect(inside.length).toBeGreaterThan(0);
-      for (const c of inside) expect(c.samples.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe(0);
+      const insideGood = inside.filter((c) => c.quality("PEMEL") === "good");
+      expect(insideGood.length).toBeGreaterThan(0);
+      for (const c of insideGood)
+        expect(c.samples.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe(0);
+      for (const c of inside.filter((c) => c.quality("PEMEL") !== "good"))
+        for (const r of c.reasons("PEMEL")) expect(r).toMatch(deadlineReason);
     });
 
     it.each([
@@ -250,9 +255,19 @@ describe("control safety on the running plant", () => {
       if (window === undefined) throw new Error(`${name} did not run`);
       const own = cycles.filter((c) => c.time >= window.from && c.time < window.to);
       const ownRows = samples.filter((s) => s.time >= window.from && s.time < window.to);
-      const { byCycle } = readsByCycle(cycles, storageReads(h.pemel));
-      const served = own.reduce((n, c) => n + (byCycle.get(c.time)?.length ?? 0), 0);
-      const stored = own.filter((c) => c.quality("PEMEL") === "good").length;
+      const inWindow = (t: number) => t >= window.from && t < window.to;
+      const account = accountServedReads(
+        cycles.map((c) => [c.time, c.samples] as const),
+        storageReads(h.pemel),
+        { late: answeredLate },
+      );
+      const stored = account.paired.filter((p) => inWindow(p.time)).length;
+      const tooLate = account.answeredTooLate.filter((l) => inWindow(l.cycle)).length;
+      const served = stored + tooLate;
+      // A cycle the storage deadline cut on a busy machine: PEMEL stored bad saying so, counted.
+      const deadlineCuts = own.filter(
+        (c) => c.quality("PEMEL") === "bad" && c.reasons("PEMEL").every((r) => deadlineReason.test(r)),
+      );
       const decisions = decisionLines(window.lines);
       printFigures({
         fault: name,
@@ -262,15 +277,25 @@ describe("control safety on the running plant", () => {
         duplicated: duplicateRows(ownRows),
         cycles: own.length,
         badPemelCycles: own.filter((c) => c.quality("PEMEL") === "bad").length,
+        deadlineCuts: deadlineCuts.length,
+        answeredTooLate: tooLate,
         setpointWrites: window.writes,
         decisionLines: decisions.map((l) => `${l.decision}@${l.level}`),
       });
-      expect(served - stored).toBe(0);
+      // Served and not stored: only reads answered after their cycle gave up on them, each for a
+      // cycle stored bad saying so; no read served in this window is unaccounted for.
+      expect(account.unexplainedRecords).toEqual([]);
+      expect(account.unexplainedReads.filter((r) => inWindow(r.time))).toEqual([]);
       expect(duplicateRows(ownRows)).toBe(0);
       for (const c of own) expect(c.samples.size).toBe(33);
-      if (name === "control:pemel-down") expect(own.some((c) => c.quality("PEMEL") === "bad")).toBe(true);
-      else if (name !== "control:pemel-back")
-        expect(own.every((c) => c.quality("PEMEL") === "good")).toBe(true);
+      if (name === "control:pemel-down")
+        expect(own.some((c) => c.quality("PEMEL") === "bad" && !deadlineCuts.includes(c))).toBe(true);
+      else if (name !== "control:pemel-back") {
+        // PEMEL stayed up: every cycle good but for the deadline's cuts on a busy machine.
+        const notGood = own.filter((c) => c.quality("PEMEL") !== "good").map((c) => c.time);
+        expect(notGood).toEqual(deadlineCuts.map((c) => c.time));
+        expect(stored).toBeGreaterThan(0);
+      }
     });
   });
 });

@@ -37,7 +37,9 @@ function withGhost(proxyPort: number): (plant: PlantConfig) => PlantConfig {
       storage: {
         ...plant.storage,
         periodMs: storageMs,
-        deadlineMs: 800,
+        // Half the period: GHOST (timeout 1 s) is still cut by it, and the rest of a cycle with
+        // GHOST hung (the spool append, a busy machine's stalls) keeps 500 ms before the next slot.
+        deadlineMs: 500,
         tags: [...plant.storage.tags, ...ghostTags.map((tag) => ({ unit: "GHOST", tag }))],
       },
     };

@@ -8,6 +8,7 @@ import {
   storedSamples,
   waitFor,
 } from "../../support/plant-harness.ts";
+import { deadlineReason } from "../../support/served-reads.ts";
 import {
   afterStorageRead,
   type CapturedLog,
@@ -215,8 +216,19 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
       for (const cycle of cycles) {
         expect(cycle.samples.size).toBe(33);
         expect(["good", "bad"]).toContain(cycle.quality("METH"));
-        if (cycles.indexOf(cycle) > 0) expect(cycle.quality("PEMEL"), `PEMEL at ${cycle.time}`).toBe("good");
+        // PEMEL stays up: good, but for cycles the storage deadline cut on a busy machine (said so)
+        if (cycles.indexOf(cycle) > 0 && cycle.quality("PEMEL") !== "good")
+          expect(cycle.reasons("PEMEL"), `PEMEL at ${cycle.time}`).toEqual(
+            Array(30).fill(expect.stringMatching(deadlineReason)),
+          );
       }
+      // ... and every such cut (of either unit) is counted in the storage health.
+      const cuts = cycles.flatMap((c) =>
+        ["PEMEL", "METH"].filter(
+          (unit) => c.quality(unit) === "bad" && c.reasons(unit).every((r) => deadlineReason.test(r)),
+        ),
+      );
+      expect(cuts.length).toBeLessThanOrEqual(finalHealth.storage.lateUnits);
       expect(duplicateRows(samples)).toBe(0);
       expect(cycles.length).toBe(finalHealth.storage.cycles);
       expect(samples.length).toBe(finalHealth.storage.samples);
@@ -248,6 +260,7 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
         c.reasons("METH").every((r) => !refusedBeforeSending.test(r)),
       ).length;
       const lost = served - good;
+      const deadlineCuts = bad.filter((c) => c.reasons("METH").every((r) => deadlineReason.test(r))).length;
       printFigures({
         fault: name,
         served,
@@ -259,6 +272,7 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
         badCycles: bad.length,
         badSamples: bad.length * 3,
         answeredTooLate,
+        deadlineCuts,
         sessionsCreated: end.served.sessionsCreated - phase.served.sessionsCreated,
         subscriptions: end.served.subscriptions - phase.served.subscriptions,
         reconnects: end.reconnects - phase.reconnects,
@@ -270,7 +284,8 @@ describe("METH restarts and hangs: control follows only fresh demand, fail-safe 
       expect(bad.length).toBeGreaterThanOrEqual(1);
       for (const c of bad) expect(c.reasons("METH")).toHaveLength(3);
       expect(lost).toBe(answeredTooLate);
-      if (name === "meth:restart") expect(lost).toBe(0);
+      // The restart itself loses nothing: only a Read the storage deadline cut on a busy machine can be.
+      if (name === "meth:restart") expect(lost).toBeLessThanOrEqual(deadlineCuts);
       expect(duplicateRows(ownRows)).toBe(0);
     });
   });

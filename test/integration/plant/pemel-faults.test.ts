@@ -9,6 +9,7 @@ import {
   storedSamples,
   waitFor,
 } from "../../support/plant-harness.ts";
+import { accountServedReads, deadlineReason } from "../../support/served-reads.ts";
 import {
   afterStorageRead,
   duplicateRows,
@@ -16,7 +17,6 @@ import {
   gridSlots,
   missingSlots,
   printFigures,
-  readsByCycle,
   referenceSetpoint,
   type StoredCycle,
   spoolTotals,
@@ -40,9 +40,7 @@ const pemelTimeoutMs = 1_000;
 const pemelReconnectMs = 600; // above the storage period: a dropped link misses at least one cycle
 const pemelSignals = 30;
 /** Served, but answered too late: after PEMEL's timeout, or after the storage cycle's deadline. */
-const timedOut = new RegExp(
-  `no reply to .* within ${pemelTimeoutMs} ms|PEMEL did not answer within the storage deadline`,
-);
+const timedOut = new RegExp(`no reply to .* within ${pemelTimeoutMs} ms|${deadlineReason.source}`);
 /** What METH's samples say before its session and subscription run. */
 const methStartingUp =
   /^unit METH not connected$|^no value pushed yet by METH\.|^METH subscription not running: starting$|^METH has no subscription running$/;
@@ -172,7 +170,7 @@ describe("PEMEL faults on the running plant", () => {
             if (attempt >= 5) throw new Error("the rogue client never got PEMEL's only connection");
             pemel.setFault({ kind: "refuse-connections" });
             pemel.setFault({ kind: "drop-connections" });
-            await waitFor("PEMEL without connections", () => pemel.connections() === 0, 5_000);
+            await waitFor("PEMEL without connections", () => pemel.connections() === 0, 30_000);
             pemel.clearFault("refuse-connections");
             await pemel.ready();
             rogue = await connectRogue(pemel.port);
@@ -286,25 +284,17 @@ describe("PEMEL faults on the running plant", () => {
   });
 
   it("every good PEMEL record is the storage read PEMEL served for its cycle; none lost, none twice", () => {
-    const { byCycle, beforeFirstCycle } = readsByCycle(cycles, storageReads(h.pemel));
-    expect(beforeFirstCycle).toEqual([]);
-    for (const cycle of cycles) {
-      const reads = byCycle.get(cycle.time) ?? [];
-      expect(reads.length, `reads served for cycle ${cycle.time}`).toBeLessThanOrEqual(1);
-      const read = reads[0];
-      if (cycle.quality("PEMEL") === "bad") {
-        // A read the unit answered after the link had given up (PEMEL's timeout): the cycle is
-        // stored bad with the timeout, the answer reached nobody. Only a timeout can explain it.
-        if (read !== undefined) for (const r of cycle.reasons("PEMEL")) expect(r).toMatch(timedOut);
-        continue;
-      }
-      if (read === undefined) throw new Error(`no served read for the good cycle ${cycle.time}`);
-      const status = read.values[0] ?? -1;
-      expect(cycle.samples.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe((status >> 10) & 1);
-      expect(cycle.samples.get("PEMEL.el_power_act")?.value).toBe(read.values[4]);
-      expect(cycle.samples.get("PEMEL.el_calch2volume_sum")?.value).toBe(read.values[11]);
-      expect(cycle.samples.get("PEMEL.el_h2_cooling_temp_act")?.value).toBe(read.values[17]);
-    }
+    // A read served for a cycle stored bad was answered after the link or the cycle had given up
+    // on it (PEMEL's timeout, the storage deadline): the cycle says so. Only that explains a loss.
+    const account = accountServedReads(
+      cycles.map((c) => [c.time, c.samples] as const),
+      storageReads(h.pemel),
+      { late: timedOut },
+    );
+    expect(account.unexplainedRecords).toEqual([]);
+    expect(account.unexplainedReads).toEqual([]);
+    expect(account.paired.length).toBe(cycles.filter((c) => c.quality("PEMEL") === "good").length);
+    expect(account.paired.length).toBeGreaterThan(10);
   });
 
   it("the historian holds exactly what storage sampled and the spool was given", () => {
@@ -319,6 +309,8 @@ describe("PEMEL faults on the running plant", () => {
     expect(storage.dropped).toBe(0);
     // A grid slot without a cycle is never silent: it was skipped as an overrun and counted.
     expect(missingSlots(cycles, storageMs)).toBeLessThanOrEqual(storage.overruns);
+    // So is a unit the storage deadline cut (a busy machine): counted in lateUnits.
+    expect(cycles.filter((c) => isDeadlineCut(c)).length).toBeLessThanOrEqual(storage.lateUnits);
   });
 
   it.each([
@@ -339,33 +331,35 @@ describe("PEMEL faults on the running plant", () => {
     const ownRows = samples.filter((s) => inWindow(s.time));
 
     // "During" the fault, from the stored data: the run of bad PEMEL cycles. It starts after the
-    // fault was injected, ends before control had resumed, and is one unbroken run.
-    const badIdx = own.flatMap((c, i) => (c.quality("PEMEL") === "bad" ? [i] : []));
-    expect(badIdx.length).toBeGreaterThanOrEqual(episode.minBadCycles);
-    const firstBad = own[badIdx[0] ?? 0];
-    const lastBad = own[badIdx.at(-1) ?? 0];
-    expect(firstBad?.time).toBeGreaterThan(episode.setAt - 1);
-    expect(lastBad?.time).toBeLessThan(episode.recoveredAt);
-    expect((badIdx.at(-1) ?? 0) - (badIdx[0] ?? 0) + 1).toBe(badIdx.length);
-    for (const i of badIdx) {
-      for (const reason of own[i]?.reasons("PEMEL") ?? []) expect(reason).toMatch(episode.reason);
+    // fault was injected, ends before control had resumed, and is one unbroken run. On a busy
+    // machine the storage deadline may also cut a cycle outside it: bad, saying so, counted (see
+    // the historian test), and the only bad PEMEL cycle allowed outside the fault's run.
+    const run = longestBadRun(own);
+    expect(run.length).toBeGreaterThanOrEqual(episode.minBadCycles);
+    expect(run[0]?.time).toBeGreaterThan(episode.setAt - 1);
+    expect(run.at(-1)?.time).toBeLessThan(episode.recoveredAt);
+    for (const c of run) {
+      for (const reason of c.reasons("PEMEL")) expect(reason).toMatch(orDeadline(episode.reason));
     }
+    const outsideRun = own.filter((c) => !run.includes(c) && c.quality("PEMEL") !== "good");
+    expect(outsideRun.filter((c) => !isDeadlineCut(c)).map((c) => c.reasons("PEMEL")[0])).toEqual([]);
     const badPemelSamples = ownRows.filter((s) => s.tag.startsWith("PEMEL.") && s.quality !== 0).length;
-    expect(badPemelSamples).toBe(badIdx.length * pemelSignals);
+    expect(badPemelSamples).toBe((run.length + outsideRun.length) * pemelSignals);
     const methGood = ownRows.filter((s) => s.tag.startsWith("METH.") && s.quality === 0).length;
     expect(methGood).toBe(own.length * 3);
 
     // Served storage reads against good PEMEL records in the same window. A read served for a
-    // cycle stored bad was answered after PEMEL's timeout: by definition lost, and said so.
-    const { byCycle } = readsByCycle(cycles, storageReads(h.pemel));
-    const served = own.reduce((n, c) => n + (byCycle.get(c.time)?.length ?? 0), 0);
-    const stored = own.filter((c) => c.quality("PEMEL") === "good").length;
-    const answeredTooLate = own.filter(
-      (c) =>
-        c.quality("PEMEL") === "bad" &&
-        (byCycle.get(c.time)?.length ?? 0) > 0 &&
-        c.reasons("PEMEL").every((r) => timedOut.test(r)),
-    ).length;
+    // cycle stored bad was answered after PEMEL's timeout or the storage deadline: by definition
+    // lost, and said so. No other read served in the window is missing.
+    const account = accountServedReads(
+      cycles.map((c) => [c.time, c.samples] as const),
+      storageReads(h.pemel),
+      { late: timedOut },
+    );
+    const stored = account.paired.filter((p) => inWindow(p.time)).length;
+    const answeredTooLate = account.answeredTooLate.filter((l) => inWindow(l.cycle)).length;
+    const unexplained = account.unexplainedReads.filter((r) => inWindow(r.time));
+    const served = stored + answeredTooLate + unexplained.length;
     const duplicated = duplicateRows(ownRows);
     const lost = served - stored;
     printFigures({
@@ -379,7 +373,8 @@ describe("PEMEL faults on the running plant", () => {
       skippedSlots: Number.isFinite(windowEnd)
         ? gridSlots(episode.setAt, windowEnd, storageMs) - own.length
         : undefined,
-      badCycles: badIdx.length,
+      badCycles: run.length,
+      deadlineCutsOutsideRun: outsideRun.length,
       badSamples: badPemelSamples,
       methGoodSamples: methGood,
       reconnects: episode.reconnectsDelta,
@@ -388,7 +383,8 @@ describe("PEMEL faults on the running plant", () => {
       setpointAfterRecovery: episode.setpoint,
     });
     // Every loss is a read answered too late (on a busy machine one can be, for any fault), none else.
-    expect(lost).toBe(answeredTooLate);
+    expect(unexplained).toEqual([]);
+    expect(stored).toBe(own.filter((c) => c.quality("PEMEL") === "good").length);
     expect(duplicated).toBe(0);
 
     // The link recovered by itself: through a reconnect, except for Modbus exceptions (link stays up).
@@ -406,6 +402,27 @@ describe("PEMEL faults on the running plant", () => {
     expect(writesSince(h.pemel, episode.clearedAt).map((w) => w.value)).toContain(episode.setpoint);
   });
 });
+
+/** PEMEL stored bad only because the storage deadline cut the cycle (a busy machine). */
+function isDeadlineCut(cycle: StoredCycle): boolean {
+  return cycle.quality("PEMEL") === "bad" && cycle.reasons("PEMEL").every((r) => deadlineReason.test(r));
+}
+
+function orDeadline(reason: RegExp): RegExp {
+  return new RegExp(`${reason.source}|${deadlineReason.source}`);
+}
+
+/** The longest unbroken run of cycles with PEMEL bad (the first of equal ones). */
+function longestBadRun(cycles: readonly StoredCycle[]): StoredCycle[] {
+  let best: StoredCycle[] = [];
+  let current: StoredCycle[] = [];
+  for (const c of cycles) {
+    if (c.quality("PEMEL") === "bad") current.push(c);
+    else current = [];
+    if (current.length > best.length) best = [...current];
+  }
+  return best;
+}
 
 /** A plain TCP client holding one of PEMEL's connections; undefined when PEMEL refused it. */
 function connectRogue(port: number): Promise<Socket | undefined> {

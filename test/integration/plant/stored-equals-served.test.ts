@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pemelStorageReads } from "../../support/historian-faults.ts";
 import {
   byCycle,
   type PlantHarness,
@@ -6,6 +7,7 @@ import {
   storedSamples,
   waitFor,
 } from "../../support/plant-harness.ts";
+import { accountPemel } from "../../support/served-reads.ts";
 
 /**
  * "The stored records hold exactly what the units served": every PEMEL record in the historian is,
@@ -13,6 +15,7 @@ import {
  */
 describe("the historian holds exactly what PEMEL served", () => {
   let h: PlantHarness;
+  let lateUnits = 0;
   const storageMs = 250;
 
   beforeAll(async () => {
@@ -21,8 +24,13 @@ describe("the historian holds exactly what PEMEL served", () => {
       patch: (plant) => ({ ...plant, storage: { ...plant.storage, periodMs: storageMs } }),
     });
     const running = await h.startPlant();
-    await waitFor("20 storage cycles", () => running.health().storage.cycles >= 20);
+    // 20 cycles the storage deadline did not cut (on a busy machine it cuts some: counted).
+    await waitFor("20 storage cycles", () => {
+      const storage = running.health().storage;
+      return storage.cycles - storage.lateUnits >= 20;
+    });
     await h.stopPlant();
+    lateUnits = running.health().storage.lateUnits;
   }, 90_000);
 
   afterAll(async () => {
@@ -34,36 +42,22 @@ describe("the historian holds exactly what PEMEL served", () => {
     expect(cycles.length).toBeGreaterThanOrEqual(20);
     // Storage reads the status word and the 14 values in one request (the 3-register gap is bridged);
     // the control loop reads only the status word (1 register). So 18-register reads are storage's.
-    const served = h.pemel.served.reads.filter((r) => r.address === 0x8061 && r.count === 18);
-    const goodCycles = cycles.filter(([, c]) => c.get("PEMEL.el_power_act")?.quality === 0);
-    expect(goodCycles.length).toBe(served.length);
-    const valueTags = [
-      "el_power_act",
-      "el_current_act",
-      "el_h2_pressure_act",
-      "el_conductance_act",
-      "el_temp_in_act",
-      "el_propventil",
-      "el_calch2flow_act",
-      "el_calch2volume_sum",
-      "el_1_temp_out_act",
-      "el_2_temp_out_act",
-      "el_3_temp_out_act",
-      "el_4_temp_out_act",
-      "el_5_temp_out_act",
-      "el_h2_cooling_temp_act",
-    ];
-    goodCycles.forEach(([time, cycle], i) => {
-      const read = served[i];
-      if (!read) throw new Error(`no served read for cycle ${time}`);
-      const words = read.values;
-      const status = words[0] as number;
-      expect(cycle.get("PEMEL.h2_cooling_temperature_reached")?.value).toBe((status >> 10) & 1);
-      expect(cycle.get("PEMEL.error")?.value).toBe(status & 1);
-      valueTags.forEach((tag, k) => {
-        expect(cycle.get(`PEMEL.${tag}`)?.value, `${tag} at ${time}`).toBe(words[4 + k]);
-      });
-    });
+    const served = pemelStorageReads(h.pemel);
+    // Every good record holds, bit for bit and register for register, the read served for its
+    // cycle; a bad one is a start-up cycle or one the storage deadline cut (said so, counted), and
+    // a read served for it came too late. Nothing else is missing.
+    const account = accountPemel(cycles, served, storageMs);
+    expect(account.otherBad).toEqual([]);
+    expect(account.startupBad.every((t) => t < (account.good[0] ?? 0))).toBe(true);
+    expect(account.deadlineCuts.length).toBeLessThanOrEqual(lateUnits);
+    expect(account.unexplainedRecords).toEqual([]);
+    expect(account.unexplainedReads).toEqual([]);
+    expect(account.paired.length).toBe(account.good.length);
+    expect(account.good.length).toBeGreaterThanOrEqual(10);
+    expect(served.length).toBe(account.good.length + account.answeredTooLate.length);
+    // In order: the k-th good record holds a read served after the (k-1)-th one's.
+    const order = account.paired.map((p) => served.indexOf(p.read));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
     // Cycle times follow the drift-free schedule: whole multiples of the period, none twice.
     for (const [time] of cycles) expect(time % storageMs).toBe(0);
     expect(new Set(cycles.map(([t]) => t)).size).toBe(cycles.length);

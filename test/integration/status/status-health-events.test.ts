@@ -76,7 +76,7 @@ describe("status server: /health and the event stream through a cut and a recove
   it("turns 503 when PEMEL is cut, names its state and reason, and 200 again after it recovers; the stream has every change in order", async () => {
     const stream: SseStream = await openEventStream(new URL("/api/events", base).toString());
     try {
-      await waitFor("the stream's hello", () => stream.events.some((e) => e.event === "hello"), 10_000);
+      await waitFor("the stream's hello", () => stream.events.some((e) => e.event === "hello"), 30_000);
       const hello = stream.events.find((e) => e.event === "hello")?.data as { seq: number };
       const mark = captured.mark();
 
@@ -116,7 +116,7 @@ describe("status server: /health and the event stream through a cut and a recove
               (e.data as StateChange).actor === "unit:PEMEL" &&
               (e.data as StateChange).value === "connected",
           ),
-        10_000,
+        30_000,
       );
 
       const changes = stream.events.filter((e) => e.event === "state").map((e) => e.data as StateChange);

@@ -123,7 +123,7 @@ describe("status server with a token", () => {
           const kinds = new Set(stream.events.map((e) => e.event));
           return kinds.has("hello") && kinds.has("values") && kinds.has("state");
         },
-        15_000,
+        30_000,
       );
       bodies["/api/events"] = stream.text();
     } finally {
