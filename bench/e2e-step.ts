@@ -13,7 +13,6 @@ import { silentLog } from "../lib/log.ts";
 import type { PlantHealth } from "../machines/plant.machine.ts";
 import { loadPlantText } from "../schemas/load-plant.ts";
 import type { PlantConfig } from "../schemas/plant-types.ts";
-import type { EndToEndOptions } from "./end-to-end.ts";
 import { createScaleLink } from "./scale-link.ts";
 import { backendCpuMs, withApplicationName } from "./server-cpu.ts";
 import type { Workspace } from "./workspace.ts";
@@ -67,6 +66,19 @@ function slopePerSecond(points: readonly { x: number; y: number }[]): number {
 const batchSize = 5000;
 
 const pendingOf = (h: PlantHealth): number => ("pending" in h.spool ? (h.spool.pending.postgres ?? 0) : 0);
+
+/** What the end-to-end stage ramps through and holds (bench/end-to-end.ts). */
+export interface EndToEndOptions {
+  /** Nominal rates to try (samples/s), lowest first. */
+  ramp: readonly number[];
+  periodMs: number;
+  units: number;
+  /** Seconds before a step's hold starts (sink open, first cycles) and seconds held. */
+  warmUpS: number;
+  holdS: number;
+  finalHoldS: number;
+  say: (line: string) => void;
+}
 
 export interface StepResult {
   nominal: number;

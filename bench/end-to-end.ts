@@ -10,21 +10,9 @@
  * sustained rate is then held for `finalHoldS` seconds, the plant stopped with a flush, and the
  * database checked: every sample taken is stored once (rows = samples taken, every cycle whole).
  */
-import { runStep, type StepResult } from "./e2e-step.ts";
+import { type EndToEndOptions, runStep, type StepResult } from "./e2e-step.ts";
 import type { SectionResult, Variant } from "./stats.ts";
 import type { Workspace } from "./workspace.ts";
-
-export interface EndToEndOptions {
-  /** Nominal rates to try (samples/s), lowest first. */
-  ramp: readonly number[];
-  periodMs: number;
-  units: number;
-  /** Seconds before a step's hold starts (sink open, first cycles) and seconds held. */
-  warmUpS: number;
-  holdS: number;
-  finalHoldS: number;
-  say: (line: string) => void;
-}
 
 function stepVariant(step: StepResult, label: string): Variant {
   const figures: Record<string, number> = {
